@@ -1,0 +1,3 @@
+from trapd.cli import main
+
+raise SystemExit(main())

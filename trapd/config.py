@@ -1,0 +1,410 @@
+"""Typed, validated configuration: one model per YAML section.
+
+Every field has a description and bounds; unknown keys are errors; types are strict (``"5"`` is
+not a number). :func:`load_config` turns any problem into a :class:`ConfigError` with one line per
+problem naming the file, YAML line, key path, bad value and what is expected. Nothing ever
+falls back to a default because a value was wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from trapd.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+#: Where the service looks when no ``--config`` is given (see systemd/trapd.service).
+DEFAULT_CONFIG_PATH = Path("/etc/trapd/config.yaml")
+
+PinName = Annotated[
+    int | str,
+    Field(description="BCM GPIO number (17) or any gpiozero pin name ('GPIO17', 'BOARD11')"),
+]
+Pixels = Annotated[int, Field(ge=16, le=16384, strict=True)]
+# YAML gives lists; accept them for the two-element sizes (strict mode would demand tuples).
+Resolution = Annotated[tuple[Pixels, Pixels], Field(strict=False)]
+PathSetting = Annotated[Path, Field(strict=False)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DeploymentConfig(Section):
+    id: str = Field(
+        "trapd-dev",
+        description="Camtrap DP deploymentID; names the storage folder and goes into every sidecar.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    )
+    camera_id: str = Field(
+        "trapd-cam-1",
+        description="Camtrap DP cameraID (serial or label of this unit); EXIF BodySerialNumber.",
+        min_length=1,
+        max_length=64,
+    )
+    timezone: str = Field(
+        "UTC",
+        description="IANA timezone of the site: day folders use its local date, EXIF times its offset.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {name!r} (e.g. 'UTC', 'Asia/Tehran')") from None
+        return name
+
+
+class PirConfig(Section):
+    pin: PinName = 17
+    pull: Literal["down", "up", "none"] = Field(
+        "down",
+        description="Internal resistor: 'down' for push-pull PIRs that go high on motion (HC-SR501), "
+        "'up' for open-collector PIRs that pull low, 'none' for an external resistor.",
+    )
+    active_high: bool | None = Field(
+        None, description="Only with pull: none: true if the PIR output goes high on motion."
+    )
+    bounce_ms: int = Field(0, ge=0, le=1000, description="Debounce given to the GPIO backend; 0 disables.")
+    holdoff_s: float = Field(
+        2.0, ge=0.0, le=3600.0, description="Edges sooner than this after an accepted trigger are ignored."
+    )
+
+    @model_validator(mode="after")
+    def _active_level_only_when_floating(self) -> PirConfig:
+        if self.pull == "none" and self.active_high is None:
+            raise ValueError("pir.active_high must be true or false when pir.pull is 'none'")
+        if self.pull != "none" and self.active_high is not None:
+            raise ValueError(
+                "pir.active_high is implied by pir.pull ('down' = active high, 'up' = active low); "
+                "remove it or set pull: none"
+            )
+        return self
+
+
+class CameraCommon(Section):
+    mode: Literal["warm", "cold"] = Field(
+        "warm",
+        description="warm: camera runs between events (fast trigger, more power); "
+        "cold: started per event (slower trigger, less power).",
+    )
+    lores_size: Resolution = Field(
+        (320, 240), description="Width, height of the low-resolution stream the detector reads."
+    )
+    pretrigger_frames: int = Field(
+        0, ge=0, le=30, description="Frames held from before the PIR edge (warm mode only); 0 disables."
+    )
+    pretrigger_interval_s: float = Field(
+        0.25, gt=0.0, le=10.0, description="Spacing of the frames in the pre-trigger buffer."
+    )
+    make: str = Field("Raspberry Pi", description="EXIF Make.", min_length=1, max_length=64)
+    model: str | None = Field(
+        None, description="EXIF Model; null uses the camera's own sensor name.", max_length=64
+    )
+
+    @model_validator(mode="after")
+    def _pretrigger_needs_warm(self) -> CameraCommon:
+        if self.pretrigger_frames and self.mode == "cold":
+            raise ValueError(
+                "camera.pretrigger_frames needs camera.mode: warm (a cold camera is off before the trigger)"
+            )
+        return self
+
+
+class Picamera2Config(CameraCommon):
+    type: Literal["picamera2"] = "picamera2"
+    camera_num: int = Field(0, ge=0, le=7, description="Index as listed by `rpicam-hello --list-cameras`.")
+    main_size: Resolution = Field(
+        (2028, 1520), description="Width, height of the full-resolution stream that is stored."
+    )
+
+
+class ReplayCameraConfig(CameraCommon):
+    type: Literal["replay"]
+    images_dir: PathSetting = Field(description="Folder of JPEGs served in name order, cycling.")
+
+
+class SyntheticCameraConfig(CameraCommon):
+    type: Literal["synthetic"]
+    main_size: Resolution = Field((1280, 960), description="Width, height of the generated frames.")
+    seed: int = Field(0, ge=0, description="Seed of the generated scenes, for repeatable runs.")
+
+
+CameraConfig = Annotated[
+    Picamera2Config | ReplayCameraConfig | SyntheticCameraConfig, Field(discriminator="type")
+]
+
+
+class BurstConfig(Section):
+    frames: int = Field(3, ge=1, le=100, description="Frames captured per trigger.")
+    interval_s: float = Field(0.5, ge=0.0, le=60.0, description="Time between frames of a burst.")
+
+
+class EventConfig(Section):
+    gap_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=3600.0,
+        description="A trigger this soon after the last burst ends extends the event (one Camtrap DP "
+        "sequence) instead of starting a new one.",
+    )
+    max_frames: int = Field(
+        60, ge=1, le=1000, description="An event this long is closed and a new one begun (bounds memory)."
+    )
+
+
+class IlluminatorConfig(Section):
+    pin: PinName | None = Field(None, description="GPIO driving the IR LED transistor; null: none fitted.")
+    active_high: bool = Field(True, description="True if driving the pin high switches the LEDs on.")
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: on during bursts when the scene is darker than night_lux_below."
+    )
+    night_lux_below: float = Field(5.0, ge=0.0, le=100000.0, description="Scene lux that counts as night.")
+
+
+class StatusLedConfig(Section):
+    pin: PinName | None = Field(None, description="GPIO of a status LED; null: none fitted.")
+    active_high: bool = Field(True, description="True if driving the pin high lights the LED.")
+
+
+class DetectorConfig(Section):
+    type: Literal["none"] = Field(
+        "none",
+        description="none: keep every frame, marked 'unfiltered' (the TFLite detector is another type).",
+    )
+
+
+class CategoryThresholds(Section):
+    animal: float = Field(0.4, ge=0.0, le=1.0, description="Score at which an animal detection keeps a frame.")
+    person: float = Field(0.4, ge=0.0, le=1.0, description="Score at which a person detection keeps a frame.")
+    vehicle: float = Field(0.4, ge=0.0, le=1.0, description="Score at which a vehicle detection keeps a frame.")
+
+
+class DecisionConfig(Section):
+    thresholds: CategoryThresholds = Field(default_factory=CategoryThresholds)
+    unsure_margin: float = Field(
+        0.1, ge=0.0, le=1.0, description="Frames scoring within this margin below a threshold are kept as unsure."
+    )
+    event_level: bool = Field(
+        True, description="Keep every frame of an event in which any frame is a confident detection."
+    )
+
+
+class StorageConfig(Section):
+    root: PathSetting = Field(Path("/var/lib/trapd"), description="Where events are stored.")
+    jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality of stored frames.")
+
+
+class PipelineConfig(Section):
+    max_frames_in_flight: int = Field(
+        64, ge=4, le=1024, description="Frames captured but not yet detected (bounds memory)."
+    )
+    max_events_in_flight: int = Field(
+        4, ge=1, le=64, description="Decided events waiting to be written (bounds memory)."
+    )
+
+
+class ControlConfig(Section):
+    socket: PathSetting | None = Field(
+        None, description="UNIX socket for `trapd trigger`/`status`; null: <storage root>/.trapd/control.sock."
+    )
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least severe level logged.")
+
+
+class TrapdConfig(Section):
+    schema_version: Literal[1] = Field(1, description="Version of this file's layout.")
+    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    pir: PirConfig = Field(default_factory=PirConfig)
+    camera: CameraConfig = Field(default_factory=Picamera2Config)
+    burst: BurstConfig = Field(default_factory=BurstConfig)
+    event: EventConfig = Field(default_factory=EventConfig)
+    illuminator: IlluminatorConfig = Field(default_factory=IlluminatorConfig)
+    status_led: StatusLedConfig = Field(default_factory=StatusLedConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    control: ControlConfig = Field(default_factory=ControlConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _pins_distinct(self) -> TrapdConfig:
+        used: dict[str, str] = {}
+        for key, pin in (
+            ("pir.pin", self.pir.pin),
+            ("illuminator.pin", self.illuminator.pin),
+            ("status_led.pin", self.status_led.pin),
+        ):
+            if pin is None:
+                continue
+            name = _canonical_pin(pin)
+            if name in used:
+                raise ValueError(f"{key} and {used[name]} are both {pin!r}; each device needs its own pin")
+            used[name] = key
+        return self
+
+
+def _canonical_pin(pin: int | str) -> str:
+    text = str(pin).upper()
+    return f"GPIO{text}" if text.isdigit() else text
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_config(path: Path) -> TrapdConfig:
+    """Read and validate a YAML config file; every problem becomes a :class:`ConfigError`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass --config FILE or create it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> TrapdConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}; fix the file's indentation or quoting") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a mapping of sections (deployment:, pir:, ...)")
+    duplicates = _duplicate_keys(root, source)
+    if duplicates:
+        raise ConfigError(duplicates)
+    try:
+        return TrapdConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, root, source)) from None
+
+
+def _duplicate_keys(node: yaml.Node | None, source: str, path: str = "") -> list[str]:
+    # PyYAML silently keeps the last of two equal keys; a config where that happens is a mistake.
+    problems: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            dotted = f"{path}.{key}" if path else key
+            if key in seen:
+                problems.append(f"{source}:{key_node.start_mark.line + 1}: {dotted}: key appears twice")
+            seen.add(key)
+            problems.extend(_duplicate_keys(value_node, source, dotted))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems.extend(_duplicate_keys(item, source, f"{path}[{index}]"))
+    return problems
+
+
+def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = _data_path(root, error["loc"])
+        key_path = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(root, loc)
+        where = f"{source}:{line}" if line else source
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{where}: {key_path}: unknown key{_suggestion(loc)}")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            lines.append(f"{where}: {key_path}: required key is missing")
+        elif loc:
+            lines.append(f"{where}: {key_path} = {error['input']!r}: {message}")
+        else:
+            lines.append(f"{where}: {message}")
+    return lines
+
+
+def _data_path(root: yaml.Node | None, loc: tuple[int | str, ...]) -> list[int | str]:
+    """Drop the parts of a pydantic error location that are not in the YAML (union tags)."""
+    path: list[int | str] = []
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(part)), None)
+            if child is None and part in _UNION_TAGS:
+                continue
+            path.append(part)
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            path.append(part)
+            node = node.value[part] if part < len(node.value) else None
+        elif node is None and part in _UNION_TAGS:
+            continue
+        else:
+            path.append(part)
+            node = None
+    return path
+
+
+_UNION_TAGS = frozenset({"picamera2", "replay", "synthetic", "int", "str"})
+
+
+def _line_of(root: yaml.Node | None, path: list[int | str]) -> int | None:
+    node = root
+    line = None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if pair is None:
+                break
+            line = pair[0].start_mark.line + 1
+            node = pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    if line is None and isinstance(root, yaml.Node):
+        return root.start_mark.line + 1
+    return line
+
+
+def _suggestion(loc: list[int | str]) -> str:
+    model: type[BaseModel] | None = TrapdConfig
+    for part in loc[:-1]:
+        model = _section_model(model, str(part))
+    if model is None:
+        return ""
+    valid = sorted(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (valid keys here: {', '.join(valid)})"
+
+
+def _section_model(model: type[BaseModel] | None, key: str) -> type[BaseModel] | None:
+    if model is None or key not in model.model_fields:
+        return None
+    annotation: Any = model.model_fields[key].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def config_problems(path: Path) -> list[str]:
+    """The problems :func:`load_config` would raise, as lines (empty when valid)."""
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        return exc.problems
+    return []

@@ -1,0 +1,149 @@
+"""The control socket: a local UNIX stream socket for `trapd trigger` and `trapd status`.
+
+No TCP listener: a trap in the field has no business accepting connections from a network.
+One JSON request per connection (``{"command": "status"}``), one JSON reply. The server
+thread blocks in ``select`` on the socket and a wake-up pipe, so it costs nothing while idle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import selectors
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trapd.errors import ControlError, NotRunningError, TrapdError
+
+log = logging.getLogger(__name__)
+
+#: sun_path holds 108 bytes on Linux; deeper storage paths get a short alias in the temp dir.
+_MAX_SOCKET_PATH = 100
+_REQUEST_LIMIT_BYTES = 4096
+
+Handler = Callable[[], dict[str, Any]]
+
+
+def socket_path_for(state_dir: Path, configured: Path | None) -> Path:
+    """The socket path daemon and clients agree on, given the same config and storage."""
+    if configured is not None:
+        return configured
+    path = state_dir / "control.sock"
+    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:16]
+    return Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / f"trapd-{digest}.sock"
+
+
+class ControlServer:
+    def __init__(self, path: Path, handlers: dict[str, Handler]) -> None:
+        self.path = path
+        self._handlers = handlers
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._serve, name="trapd-control", daemon=True)
+        self._closed = False
+
+    def start(self) -> None:
+        # The storage lock is held, so a socket file here is a leftover of a killed daemon.
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        try:
+            self._listener.bind(os.fspath(self.path))
+        except OSError as exc:
+            self._release()
+            raise TrapdError(f"control socket {self.path} cannot be created: {exc.strerror or exc}") from None
+        os.chmod(self.path, 0o660)
+        self._listener.listen(8)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        os.write(self._wake_w, b"x")
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        self._release()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _release(self) -> None:
+        self._listener.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if self._wake_r in ready:
+                    return
+                connection, _ = self._listener.accept()
+                with connection:
+                    self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.settimeout(2.0)
+        try:
+            raw = _read_all(connection)
+            request = json.loads(raw or b"{}")
+            command = request.get("command") if isinstance(request, dict) else None
+            handler = self._handlers.get(command) if isinstance(command, str) else None
+            if handler is None:
+                reply: dict[str, Any] = {"ok": False, "error": f"unknown command {command!r}; "
+                                         f"known: {', '.join(sorted(self._handlers))}"}
+            else:
+                try:
+                    reply = {"ok": True, **handler()}
+                except TrapdError as exc:
+                    reply = {"ok": False, "error": str(exc)}
+            connection.sendall(json.dumps(reply).encode())
+        except (OSError, ValueError) as exc:
+            # A client that hung up or sent garbage must not take the daemon down.
+            log.warning("control socket: bad request: %s", exc)
+
+
+def _read_all(connection: socket.socket) -> bytes:
+    chunks = []
+    size = 0
+    while size <= _REQUEST_LIMIT_BYTES:
+        chunk = connection.recv(1024)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def request(path: Path, command: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    """Send one command to the daemon listening on ``path`` and return its reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout_s)
+        try:
+            client.connect(os.fspath(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise NotRunningError(
+                f"no trapd is running for this storage (no daemon at {path}); start `trapd run` "
+                "with the same --config/--storage"
+            ) from None
+        except PermissionError:
+            raise ControlError(f"control socket {path} is not accessible to this user; "
+                               "run as the trapd user or a member of its group") from None
+        client.sendall(json.dumps({"command": command}).encode())
+        client.shutdown(socket.SHUT_WR)
+        reply = json.loads(_read_all(client) or b"{}")
+    if not isinstance(reply, dict):
+        raise ControlError(f"daemon at {path} sent a malformed reply")
+    if not reply.get("ok"):
+        raise ControlError(str(reply.get("error", "request refused")))
+    return reply

@@ -1,0 +1,189 @@
+"""Wiring and lifecycle: config in; storage, hardware, pipeline and control socket up; clean stop.
+
+Start-up order matters: storage is proven writable and locked before any device is opened,
+and the PIR is armed last, once everything downstream of it is running. Every resource is
+registered for release as soon as it is acquired, so a failure half-way through start-up
+releases what was opened (GPIO pins, camera, lock) and leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from trapd import __version__
+from trapd.config import TrapdConfig
+from trapd.control import ControlServer, socket_path_for
+from trapd.detect import build_detector
+from trapd.detect.base import Detector
+from trapd.errors import EX_OK, EX_SOFTWARE
+from trapd.frames import Trigger
+from trapd.hardware import open_camera
+from trapd.hardware.camera import Camera
+from trapd.hardware.outputs import Illuminator, StatusLed
+from trapd.hardware.pir import PirSensor
+from trapd.pipeline import EventStoredHook, Pipeline
+from trapd.status import Status
+from trapd.storage.event_store import EventStore, state_dir
+from trapd.storage.lock import StorageLock
+from trapd.timebase import Instant
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: TrapdConfig,
+        *,
+        pin_factory: Any = None,
+        camera: Camera | None = None,
+        detector: Detector | None = None,
+        on_event_stored: EventStoredHook | None = None,
+        stop_requested: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self._pin_factory = pin_factory
+        self._camera = camera
+        self._detector = detector
+        self._on_event_stored = on_event_stored
+        self.status = Status()
+        #: Set to ask the daemon to stop (signals, a failed pipeline worker).
+        self.stop_requested = stop_requested if stop_requested is not None else threading.Event()
+        self._resources = contextlib.ExitStack()
+        self._pir: PirSensor | None = None
+        self._pipeline: Pipeline | None = None
+        self._started = False
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            raise RuntimeError("the daemon has not been started")
+        return self._pipeline
+
+    @property
+    def pir(self) -> PirSensor:
+        if self._pir is None:
+            raise RuntimeError("the daemon has not been started")
+        return self._pir
+
+    def start(self) -> None:
+        config = self.config
+        with contextlib.ExitStack() as resources:
+            store = EventStore(config)
+            store.prepare()
+            lock = StorageLock(state_dir(store.root) / "lock")
+            lock.acquire()
+            resources.callback(lock.release)
+            self.status.path = state_dir(store.root) / "status.json"
+
+            camera = self._camera if self._camera is not None else open_camera(config.camera)
+            resources.callback(camera.close)
+            detector = self._detector if self._detector is not None else build_detector(config.detector)
+            resources.callback(detector.close)
+            illuminator = Illuminator(config.illuminator, pin_factory=self._pin_factory)
+            resources.callback(illuminator.close)
+            status_led = StatusLed(config.status_led, pin_factory=self._pin_factory)
+            resources.callback(status_led.close)
+
+            self.status.info = {
+                "trapd_version": __version__,
+                "deployment_id": config.deployment.id,
+                "storage_root": str(store.root),
+                "camera": f"{config.camera.type} ({camera.model}, {config.camera.mode})",
+                "detector": detector.info.name,
+                "detector_sha256": detector.info.sha256,
+            }
+            pipeline = Pipeline(
+                config, camera, detector, store, self.status,
+                illuminator=illuminator, status_led=status_led,
+                on_event_stored=self._on_event_stored, on_failure=lambda _exc: self.stop_requested.set(),
+            )
+            pir = PirSensor(config.pir, pipeline.submit, pin_factory=self._pin_factory,
+                            on_held_off=lambda: self.status.count("triggers_held_off"))
+            resources.callback(pir.close)
+            control = ControlServer(
+                socket_path_for(state_dir(store.root), config.control.socket),
+                {"status": self.status.snapshot, "trigger": self._trigger_handler},
+            )
+            control.start()
+            resources.callback(control.close)
+            pipeline.start()
+            resources.callback(pipeline.stop)
+
+            self._pipeline, self._pir = pipeline, pir
+            pir.arm()
+            self.status.set_state("armed")
+            log.info("trapd %s armed: PIR on %s, camera %s, detector %s, storage %s", __version__,
+                     pir.pin_name, self.status.info["camera"], detector.info.name, store.root)
+            self._resources = resources.pop_all()
+        self._started = True
+
+    def stop(self) -> None:
+        """Disarm, finish the open event, store everything captured, release every device. Idempotent."""
+        if not self._started:
+            return
+        self._started = False
+        self.status.set_state("stopping")
+        if self._pir is not None:
+            self._pir.disarm()
+        self._resources.close()
+        failed = self._pipeline is not None and self._pipeline.failure is not None
+        self.status.set_state("failed" if failed else "stopped")
+
+    def __enter__(self) -> Daemon:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def fire_trigger(self) -> str:
+        """What `trapd trigger` does: pulse a mock PIR pin, or inject a manual trigger on real GPIO."""
+        if self.pir.pin_is_mock:
+            self.pir.pulse_mock_pin()
+            return "mock-pin"
+        self.pipeline.submit(Trigger(Instant.now(), "manual"))
+        return "manual"
+
+    def _trigger_handler(self) -> dict[str, Any]:
+        return {"fired": self.fire_trigger()}
+
+    def exit_code(self) -> int:
+        return EX_SOFTWARE if self._pipeline is not None and self._pipeline.failure is not None else EX_OK
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into ``stop.set()`` for the duration (main thread only).
+
+    Python's default SIGTERM kills without cleanup (atexit does not run), which would leave
+    GPIO pins claimed, the camera open and the open event unstored.
+    """
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: finishing the current event and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_until_signalled(daemon: Daemon) -> int:
+    """Run the daemon until SIGTERM or SIGINT, then stop it cleanly. Returns the exit code."""
+    with stop_on_signals(daemon.stop_requested):
+        try:
+            daemon.start()
+            daemon.stop_requested.wait()
+        finally:
+            daemon.stop()
+    return daemon.exit_code()

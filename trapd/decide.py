@@ -1,0 +1,80 @@
+"""Keep or discard: per frame, then per event, each with a reason a biologist can read.
+
+Separate from detection so the policy is testable with scripted scores. The rules, in order:
+
+1. A frame no detector judged (``unfiltered``) or on which detection failed (``error``) is kept
+   and flagged. An error is never "empty".
+2. A detection at or above its category's threshold keeps the frame (``confident``).
+3. One within ``unsure_margin`` below the threshold keeps it too, as unsure.
+4. Anything else is discarded, with the best score it had.
+5. With ``event_level``, a confident frame keeps every frame of its event: the animal that
+   triggered the burst is usually in the frames the detector missed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from trapd.config import DecisionConfig
+from trapd.detect.base import Detection, DetectionResult
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDecision:
+    keep: bool
+    reason: str
+    #: A confident detection: the evidence an event-level decision rests on.
+    confident: bool = False
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventDecision:
+    keep: bool
+    reason: str
+
+
+def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecision:
+    if result.status == "error":
+        return FrameDecision(True, f"kept, detection failed: {result.reason}", flags=("detector_error",))
+    if result.status == "unfiltered":
+        return FrameDecision(True, f"kept unfiltered: {result.reason}", flags=("unfiltered",))
+    if not result.detections:
+        return FrameDecision(False, "no detections")
+    best = max(result.detections, key=lambda d: d.score - _threshold(d, policy))
+    threshold = _threshold(best, policy)
+    if best.score >= threshold:
+        return FrameDecision(True, f"{_describe(best)} >= {threshold:.2f}", confident=True)
+    if best.score >= threshold - policy.unsure_margin:
+        return FrameDecision(
+            True, f"unsure: {_describe(best)} within {policy.unsure_margin:.2f} of {threshold:.2f}"
+        )
+    return FrameDecision(False, f"best {_describe(best)} < {threshold - policy.unsure_margin:.2f}")
+
+
+def decide_event(
+    results: Sequence[DetectionResult], policy: DecisionConfig
+) -> tuple[list[FrameDecision], EventDecision]:
+    decisions = [decide_frame(result, policy) for result in results]
+    anchor = next((i for i, d in enumerate(decisions) if d.confident), None)
+    if policy.event_level and anchor is not None:
+        because = f"kept with its event: frame {anchor} has {decisions[anchor].reason}"
+        decisions = [d if d.keep else replace(d, keep=True, reason=because) for d in decisions]
+    kept = sum(d.keep for d in decisions)
+    if anchor is not None:
+        event = EventDecision(True, f"frame {anchor}: {decisions[anchor].reason}")
+    elif kept:
+        first = next(d for d in decisions if d.keep)
+        event = EventDecision(True, f"{kept} of {len(decisions)} frames kept; first: {first.reason}")
+    else:
+        event = EventDecision(False, f"all {len(decisions)} frames discarded")
+    return decisions, event
+
+
+def _threshold(detection: Detection, policy: DecisionConfig) -> float:
+    return float(getattr(policy.thresholds, detection.category))
+
+
+def _describe(detection: Detection) -> str:
+    return f"{detection.category} ({detection.label}) {detection.score:.2f}"

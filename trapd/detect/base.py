@@ -1,0 +1,57 @@
+"""The detector interface: frames in, scored detections out. Keep/discard is decided elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from trapd.frames import Frame
+
+#: MegaDetector's categories, which every model card maps its labels onto.
+Category = Literal["animal", "person", "vehicle"]
+CATEGORIES: tuple[Category, ...] = ("animal", "person", "vehicle")
+
+#: ``ok``: the detector ran; ``unfiltered``: no detector looked at the frame (none configured,
+#: backlog, model missing); ``error``: the detector or decoding failed on this frame.
+DetectionStatus = Literal["ok", "unfiltered", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    category: Category
+    label: str
+    score: float
+    #: Normalised [x, y, width, height] from the top-left corner, as MegaDetector writes it.
+    bbox: tuple[float, float, float, float]
+
+    def as_json(self) -> dict[str, object]:
+        return {"category": self.category, "label": self.label, "score": round(self.score, 4),
+                "bbox": [round(v, 4) for v in self.bbox]}
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionResult:
+    status: DetectionStatus
+    detections: tuple[Detection, ...] = ()
+    reason: str = ""
+    latency_ms: float = 0.0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorInfo:
+    """What goes into every event's metadata about the detector that judged it."""
+
+    name: str
+    version: str = ""
+    sha256: str | None = None
+
+
+class Detector(Protocol):
+    info: DetectorInfo
+
+    def detect(self, frame: Frame) -> DetectionResult:
+        """Score one frame. May raise; the pipeline turns any exception into a kept, flagged frame."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,39 @@
+"""An event: the triggers, frames, detections and decisions of one sequence (Camtrap DP eventID)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+from trapd.decide import EventDecision, FrameDecision
+from trapd.detect.base import DetectionResult, DetectorInfo
+from trapd.frames import Frame, Trigger
+from trapd.timebase import Instant
+
+#: quiet: no trigger for event.gap_s; max_frames: event.max_frames reached, a new event follows;
+#: shutdown: the daemon was asked to stop.
+EndReason = Literal["quiet", "max_frames", "shutdown"]
+
+
+def new_event_id(at: Instant) -> str:
+    """``20261121T084512.345Z-a1b2``: UTC trigger time, sortable, plus 16 random bits.
+
+    The suffix keeps ids unique when a Pi without a real-time clock boots to the same wrong
+    time twice.
+    """
+    stamp = at.utc.strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}.{at.utc.microsecond // 1000:03d}Z-{secrets.token_hex(2)}"
+
+
+@dataclass(slots=True)
+class EventRecord:
+    event_id: str
+    opened: Instant
+    triggers: list[Trigger]
+    frames: list[Frame] = field(default_factory=list)
+    results: list[DetectionResult] = field(default_factory=list)
+    decisions: list[FrameDecision] = field(default_factory=list)
+    decision: EventDecision | None = None
+    detector: DetectorInfo | None = None
+    end_reason: EndReason = "quiet"

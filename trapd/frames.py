@@ -1,0 +1,84 @@
+"""The records that travel the pipeline: triggers, camera frames, and frames within an event.
+
+Every camera adapter, real or fake, fills the same :data:`METADATA_KEYS`, so the pipeline,
+the sidecars and the tests never ask which camera produced a frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from trapd.timebase import Instant
+
+RGBImage = npt.NDArray[np.uint8]
+
+#: Camera metadata every adapter reports, named as libcamera names them.
+#: SensorTimestamp is in ns on the monotonic clock; ExposureTime and FrameDuration in µs.
+METADATA_KEYS = (
+    "SensorTimestamp",
+    "ExposureTime",
+    "AnalogueGain",
+    "DigitalGain",
+    "ColourTemperature",
+    "FrameDuration",
+    "Lux",
+)
+
+MetadataValue = int | float | str | None
+
+TriggerSource = Literal["pir", "pir-high-at-start", "manual"]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One accepted PIR edge (or a manual trigger): when it happened, on both clocks."""
+
+    at: Instant
+    source: TriggerSource = "pir"
+
+
+@dataclass(slots=True)
+class CameraFrame:
+    """What a camera hands over: both streams as RGB arrays, plus the camera's metadata.
+
+    ``main`` is ``None`` only when a replayed file would not decode; its bytes are then in
+    ``original_jpeg`` so the file can still be kept (flagged) rather than lost.
+    """
+
+    main: RGBImage | None
+    lores: RGBImage | None
+    metadata: dict[str, MetadataValue]
+    camera_model: str
+    source_name: str | None = None
+    original_jpeg: bytes | None = None
+    decode_error: str | None = None
+
+    @property
+    def exposure_start_ns(self) -> int:
+        """Start of exposure on the monotonic clock: readout timestamp minus exposure time."""
+        sensor_ns = int(self.metadata["SensorTimestamp"] or 0)
+        exposure_us = float(self.metadata.get("ExposureTime") or 0)
+        return sensor_ns - int(exposure_us * 1000)
+
+
+@dataclass(slots=True)
+class Frame:
+    """A camera frame placed in its event: which burst, which position, which trigger."""
+
+    event_id: str
+    index: int
+    burst: int
+    trigger: Trigger
+    captured: Instant
+    camera: CameraFrame
+    pretrigger: bool = False
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def trigger_to_exposure_ms(self) -> float:
+        """Delay from the PIR edge to the start of exposure; negative for pre-trigger frames."""
+        return (self.camera.exposure_start_ns - self.trigger.at.monotonic_ns) / 1e6

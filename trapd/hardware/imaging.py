@@ -1,0 +1,68 @@
+"""Pixel helpers shared by the camera adapters: decoding, colour conversion, resizing."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from trapd.frames import RGBImage
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class UndecodableImage(ValueError):
+    """A JPEG that cannot be turned into pixels; ``str()`` says why in words."""
+
+
+def decode_jpeg(data: bytes) -> RGBImage:
+    """Decode to upright RGB whatever the file holds: grayscale, CMYK or EXIF-rotated JPEGs."""
+    if not data.startswith(JPEG_MAGIC):
+        raise UndecodableImage("not a JPEG (no FFD8FF start-of-image marker)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            rgb = upright.convert("RGB")
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        # Pillow reports a truncated file as OSError("image file is truncated ...").
+        raise UndecodableImage(f"JPEG does not decode: {exc}") from None
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def resize_rgb(rgb: RGBImage, size: tuple[int, int]) -> RGBImage:
+    """Resize to (width, height); reduces in integer steps first, which is fast and alias-free."""
+    image = Image.fromarray(rgb)
+    if image.size == size:
+        return rgb
+    factor = min(image.width // size[0], image.height // size[1])
+    if factor >= 2:
+        image = image.reduce(factor)
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def yuv420_to_rgb(yuv: np.ndarray, width: int, height: int) -> RGBImage:
+    """Convert picamera2's planar YUV420 array, shaped (height * 3 / 2, stride), to RGB.
+
+    The U and V planes each hold (height / 2) rows of (stride / 2) bytes, packed two to a row
+    of the array. picamera2 configures full-range BT.601 (sYCC), as JPEG uses.
+    """
+    stride = yuv.shape[1]
+    y = yuv[:height, :width].astype(np.float32)
+    chroma_rows = height // 4
+    u = yuv[height : height + chroma_rows].reshape(height // 2, stride // 2)[:, : width // 2]
+    v = yuv[height + chroma_rows : height + 2 * chroma_rows].reshape(height // 2, stride // 2)[:, : width // 2]
+    u = np.repeat(np.repeat(u.astype(np.float32) - 128.0, 2, axis=0), 2, axis=1)[:height, :width]
+    v = np.repeat(np.repeat(v.astype(np.float32) - 128.0, 2, axis=0), 2, axis=1)[:height, :width]
+    rgb = np.stack((y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u), axis=-1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def estimate_lux(rgb: RGBImage) -> float:
+    """A plausible scene illuminance for fake cameras, from mean brightness (not photometry)."""
+    mean = float(rgb.mean()) if rgb.size else 0.0
+    # Maps a black frame to ~0 lux, mid-grey to a few hundred, white to daylight.
+    brightness_percent = mean / 255.0 * 100.0
+    return round(0.05 * math.pow(brightness_percent, 2.3), 2)

@@ -1,0 +1,86 @@
+"""The IR illuminator and the status LED: gpiozero output devices, both optional."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gpiozero import DigitalOutputDevice
+from gpiozero.exc import GPIOPinInUse, GPIOZeroError
+
+from trapd.config import IlluminatorConfig, StatusLedConfig
+from trapd.errors import DeviceError
+
+
+def _open_output(role: str, pin: int | str, active_high: bool, pin_factory: Any) -> Any:
+    try:
+        return DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+    except GPIOPinInUse:
+        raise DeviceError(f"{role} pin {pin} is already in use; choose another {role}.pin") from None
+    except (GPIOZeroError, OSError) as exc:
+        raise DeviceError(f"{role} pin {pin} cannot be opened: {exc}") from None
+
+
+class Illuminator:
+    """IR LEDs switched on only around night captures: they cost battery and can spook animals."""
+
+    def __init__(self, config: IlluminatorConfig, *, pin_factory: Any = None) -> None:
+        self._config = config
+        self._device = (
+            _open_output("illuminator", config.pin, config.active_high, pin_factory)
+            if config.pin is not None
+            else None
+        )
+
+    @property
+    def fitted(self) -> bool:
+        return self._device is not None
+
+    def needed(self, read_scene_lux: Callable[[], float | None]) -> bool:
+        """Whether a burst now needs IR. Reads the light only in auto mode (on a Pi it costs a frame).
+
+        Unknown light counts as dark: IR in daylight wastes a little power, a black frame loses an animal.
+        """
+        if self._device is None or self._config.mode == "never":
+            return False
+        if self._config.mode == "always":
+            return True
+        scene_lux = read_scene_lux()
+        return scene_lux is None or scene_lux < self._config.night_lux_below
+
+    @property
+    def is_lit(self) -> bool:
+        return bool(self._device is not None and self._device.value)
+
+    def on(self) -> None:
+        if self._device is not None:
+            self._device.on()
+
+    def off(self) -> None:
+        if self._device is not None and not self._device.closed:
+            self._device.off()
+
+    def close(self) -> None:
+        if self._device is not None:
+            self.off()
+            self._device.close()
+
+
+class StatusLed:
+    """Lit while capturing; dark while armed, so it neither drains the battery nor draws eyes."""
+
+    def __init__(self, config: StatusLedConfig, *, pin_factory: Any = None) -> None:
+        self._device = (
+            _open_output("status_led", config.pin, config.active_high, pin_factory)
+            if config.pin is not None
+            else None
+        )
+
+    def show_capturing(self, capturing: bool) -> None:
+        if self._device is not None and not self._device.closed:
+            self._device.value = capturing
+
+    def close(self) -> None:
+        if self._device is not None:
+            self.show_capturing(False)
+            self._device.close()

@@ -1,0 +1,112 @@
+"""The Raspberry Pi camera through picamera2: the only module that imports it, and lazily.
+
+``import picamera2`` imports libcamera, which exists only on a Pi, so nothing else in trapd
+may import this module at load time (see :func:`trapd.hardware.open_camera`).
+
+The camera is configured once: a full-resolution ``main`` stream in RGB (picamera2 calls the
+RGB byte order ``BGR888``) and a ``lores`` stream in YUV420, the format every Pi's ISP can
+give, sized for the detector. Frames come from ``captured_request(flush=True)``, which waits
+for a frame whose exposure began after the call and always releases the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from trapd.config import Picamera2Config
+from trapd.errors import DeviceError
+from trapd.frames import METADATA_KEYS, CameraFrame, MetadataValue
+from trapd.hardware.imaging import yuv420_to_rgb
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "on Raspberry Pi OS run `sudo apt install python3-picamera2` and create the venv with "
+    "--system-site-packages; on a machine without a Pi camera use `--fake` or camera.type: replay"
+)
+
+
+def load_picamera2() -> Any:
+    """The Picamera2 class, or a :class:`DeviceError` saying how to get it."""
+    try:
+        from picamera2 import Picamera2
+    except ImportError as exc:
+        raise DeviceError(f"picamera2 cannot be imported ({exc}); {INSTALL_HINT}") from None
+    return Picamera2
+
+
+class Picamera2Camera:
+    def __init__(self, config: Picamera2Config) -> None:
+        picamera2_class = load_picamera2()
+        try:
+            cameras = picamera2_class.global_camera_info()
+        except RuntimeError as exc:
+            raise DeviceError(f"libcamera cannot list cameras: {exc}") from None
+        if config.camera_num >= len(cameras):
+            raise DeviceError(
+                f"no camera number {config.camera_num} found ({len(cameras)} connected); check the ribbon "
+                "cable and `rpicam-hello --list-cameras`, or set camera.camera_num"
+            )
+        try:
+            self._camera = picamera2_class(config.camera_num)
+        except RuntimeError as exc:
+            raise DeviceError(
+                f"camera {config.camera_num} cannot be opened ({exc}); is another program using it?"
+            ) from None
+        try:
+            still = self._camera.create_still_configuration(
+                main={"size": tuple(config.main_size), "format": "BGR888"},
+                lores={"size": tuple(config.lores_size), "format": "YUV420"},
+                buffer_count=2,
+            )
+            self._camera.configure(still)
+            streams = self._camera.camera_configuration()
+        except (RuntimeError, ValueError) as exc:
+            self._camera.close()
+            raise DeviceError(f"camera {config.camera_num} rejected the configuration: {exc}") from None
+        self._lores_size: tuple[int, int] = tuple(streams["lores"]["size"])
+        self.model = str(self._camera.camera_properties.get("Model", "picamera2"))
+        self._started = False
+        self._closed = False
+
+    def start(self) -> None:
+        if not self._started:
+            self._camera.start()
+            self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self._camera.stop()
+            self._started = False
+
+    def capture(self) -> CameraFrame:
+        try:
+            with self._camera.captured_request(flush=True) as request:
+                main = request.make_array("main")
+                lores_yuv = request.make_array("lores")
+                raw_metadata = request.get_metadata()
+        except RuntimeError as exc:
+            raise DeviceError(f"camera capture failed: {exc}") from None
+        width, height = self._lores_size
+        metadata: dict[str, MetadataValue] = {key: _plain(raw_metadata.get(key)) for key in METADATA_KEYS}
+        return CameraFrame(main, yuv420_to_rgb(lores_yuv, width, height), metadata, self.model)
+
+    def scene_lux(self) -> float | None:
+        if not self._started:
+            return None
+        lux = self._camera.capture_metadata().get("Lux")
+        return float(lux) if lux is not None else None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.stop()
+        self._camera.close()
+
+
+def _plain(value: Any) -> MetadataValue:
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return str(value)

@@ -1,0 +1,154 @@
+"""The PIR motion trigger, on gpiozero edge callbacks.
+
+gpiozero's ``MotionSensor`` polls the pin 10 times a second from a thread; a trap that waits
+months for an animal should not. ``DigitalInputDevice`` gets edges from the GPIO backend
+(lgpio alerts, RPi.GPIO event detection, MockFactory's ``drive_high``), so an armed trap sleeps.
+
+The edge callback runs on the backend's thread and does as little as possible: read both
+clocks, apply the hold-off, hand a :class:`Trigger` on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from gpiozero import DigitalInputDevice
+from gpiozero.exc import BadPinFactory, GPIOPinInUse, GPIOZeroError, PinFactoryFallback, PinInvalidPin
+from gpiozero.pins.mock import MockPin
+
+from trapd.config import PirConfig
+from trapd.errors import ConfigError, ControlError, DeviceError
+from trapd.frames import Trigger, TriggerSource
+from trapd.timebase import Instant
+
+log = logging.getLogger(__name__)
+
+_PULL_UP = {"down": False, "up": True, "none": None}
+
+
+class PirSensor:
+    def __init__(
+        self,
+        config: PirConfig,
+        on_trigger: Callable[[Trigger], None],
+        *,
+        on_held_off: Callable[[], None] | None = None,
+        pin_factory: Any = None,
+    ) -> None:
+        self._on_trigger = on_trigger
+        self._on_held_off = on_held_off
+        self._holdoff_ns = int(config.holdoff_s * 1e9)
+        self._last_accepted_ns: int | None = None
+        self._lock = threading.Lock()
+        self.held_off = 0
+        self._armed = False
+        self._active_high = config.active_high if config.pull == "none" else config.pull == "down"
+        self._device = open_input_pin(config, pin_factory)
+
+    @property
+    def pin_name(self) -> str:
+        return str(self._device.pin)
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self._device.is_active)
+
+    def arm(self) -> None:
+        """Start taking edges. A PIR already high gives no edge, so it triggers here."""
+        self._armed = True
+        self._device.when_activated = self._edge
+        if self._device.is_active:
+            self._accept(Instant.now(), "pir-high-at-start")
+
+    def disarm(self) -> None:
+        # A flag, not `when_activated = None`: gpiozero warns about None callbacks, and an edge
+        # already being delivered on the backend's thread must see the change too.
+        self._armed = False
+
+    @property
+    def pin_is_mock(self) -> bool:
+        return isinstance(self._device.pin, MockPin)
+
+    def pulse_mock_pin(self) -> None:
+        """Drive a mock pin to its active level and back, as a PIR would (fake hardware only)."""
+        pin = self._device.pin
+        if not self.pin_is_mock:
+            raise ControlError(
+                f"PIR pin {self.pin_name} is real hardware; `trapd trigger` only drives the fake PIR of "
+                "`trapd run --fake` (or GPIOZERO_PIN_FACTORY=mock)"
+            )
+        if self._active_high:
+            pin.drive_high()
+            pin.drive_low()
+        else:
+            pin.drive_low()
+            pin.drive_high()
+
+    def close(self) -> None:
+        self.disarm()
+        self._device.close()
+
+    def __enter__(self) -> PirSensor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _edge(self) -> None:
+        if self._armed:
+            self._accept(Instant.now(), "pir")
+
+    def _accept(self, at: Instant, source: TriggerSource) -> None:
+        with self._lock:
+            last = self._last_accepted_ns
+            held_off = last is not None and at.monotonic_ns - last < self._holdoff_ns
+            if held_off:
+                self.held_off += 1
+            else:
+                self._last_accepted_ns = at.monotonic_ns
+        if held_off:
+            if self._on_held_off is not None:
+                self._on_held_off()
+            return
+        self._on_trigger(Trigger(at, source))
+
+
+def open_input_pin(config: PirConfig, pin_factory: Any) -> Any:
+    """Open the PIR pin, turning gpiozero's failures into sentences."""
+    pull_up = _PULL_UP[config.pull]
+    try:
+        with warnings.catch_warnings():
+            # gpiozero warns once per backend it tries; the error below says what matters.
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            return DigitalInputDevice(
+                config.pin,
+                pull_up=pull_up,
+                active_state=config.active_high if pull_up is None else None,
+                bounce_time=config.bounce_ms / 1000 if config.bounce_ms else None,
+                pin_factory=pin_factory,
+            )
+    except GPIOPinInUse:
+        raise DeviceError(
+            f"PIR pin {config.pin} is already in use; stop the program holding it or choose another pir.pin"
+        ) from None
+    except PinInvalidPin as exc:
+        raise ConfigError(f"pir.pin = {config.pin!r}: {exc}; use a BCM number such as 17") from None
+    except BadPinFactory:
+        raise DeviceError(
+            "no GPIO found (no gpiozero pin factory loads); on a Pi install python3-lgpio, "
+            "elsewhere use `--fake` or GPIOZERO_PIN_FACTORY=mock"
+        ) from None
+    except (GPIOZeroError, OSError) as exc:
+        raise DeviceError(f"PIR pin {config.pin} cannot be opened: {exc}") from None
+    except Exception as exc:
+        # lgpio raises its own `lgpio.error` ("GPIO busy") when another process holds the line.
+        if type(exc).__module__.split(".")[0] in _GPIO_BACKENDS:
+            raise DeviceError(f"PIR pin {config.pin} cannot be opened: {exc}; is another program using it?") from None
+        raise
+
+
+_GPIO_BACKENDS = frozenset({"lgpio", "RPi", "pigpio"})

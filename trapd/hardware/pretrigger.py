@@ -1,0 +1,76 @@
+"""The pre-trigger buffer: the last K frames from a warm camera, so the moment of the edge is kept.
+
+A PIR fires when the animal is already in view; the frames just before the edge are often
+the best. This buffer costs CPU and memory (K full-resolution frames) all the time the trap is
+armed, which is why it is off by default. It only exists in warm mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+
+from trapd.errors import DeviceError
+from trapd.frames import CameraFrame
+from trapd.hardware.camera import Camera
+
+log = logging.getLogger(__name__)
+
+
+class PretriggerBuffer:
+    def __init__(self, camera: Camera, camera_lock: threading.Lock, frames: int, interval_s: float) -> None:
+        if frames < 1:
+            raise ValueError("a pre-trigger buffer needs at least one frame")
+        self._camera = camera
+        self._camera_lock = camera_lock
+        self._interval_s = interval_s
+        self._ring: deque[CameraFrame] = deque(maxlen=frames)
+        self._ring_lock = threading.Lock()
+        self._filling = threading.Event()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="trapd-pretrigger", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self._filling.set()
+        self._thread.start()
+
+    def pause(self) -> None:
+        """Stop filling (a burst owns the camera now); frames already held stay."""
+        self._filling.clear()
+
+    def resume(self) -> None:
+        self._filling.set()
+
+    def take_before(self, monotonic_ns: int) -> list[CameraFrame]:
+        """Remove and return the held frames whose exposure began before ``monotonic_ns``."""
+        with self._ring_lock:
+            taken = [f for f in self._ring if f.exposure_start_ns < monotonic_ns]
+            self._ring.clear()
+        return taken
+
+    def close(self) -> None:
+        self._closed.set()
+        self._filling.set()  # wake a paused filler so it can see it is closed
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _fill(self) -> None:
+        while not self._closed.is_set():
+            self._filling.wait()
+            if self._closed.is_set():
+                return
+            with self._camera_lock:
+                if not self._filling.is_set():
+                    continue  # a burst paused us while we waited for the camera
+                try:
+                    frame = self._camera.capture()
+                except DeviceError as exc:
+                    self.errors += 1
+                    log.warning("pre-trigger buffer: %s", exc)
+                    frame = None
+            if frame is not None:
+                with self._ring_lock:
+                    self._ring.append(frame)
+            self._closed.wait(self._interval_s)

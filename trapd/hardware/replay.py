@@ -1,0 +1,93 @@
+"""A camera that serves a folder of real JPEGs, in name order, cycling.
+
+Used by ``trapd run --fake --images DIR``, ``trapd simulate`` and the tests, so the whole
+pipeline runs on real camera-trap photos with no Pi. A file that will not decode is still
+served, with its bytes and the reason, so the pipeline keeps and flags it like any bad frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from trapd.errors import InputError
+from trapd.frames import CameraFrame
+from trapd.hardware.camera import simulated_metadata
+from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
+
+log = logging.getLogger(__name__)
+
+JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
+
+
+def list_jpegs(images_dir: Path) -> list[Path]:
+    """The JPEG files of a folder in name order; a clear :class:`InputError` when there are none."""
+    if not images_dir.exists():
+        raise InputError(f"image folder {images_dir} does not exist; pass --images DIR with your JPEGs")
+    if not images_dir.is_dir():
+        raise InputError(f"{images_dir} is not a folder; pass --images DIR with your JPEGs")
+    try:
+        entries = sorted(p for p in images_dir.iterdir() if p.is_file())
+    except PermissionError:
+        raise InputError(f"image folder {images_dir} is not readable; check its permissions") from None
+    jpegs = [p for p in entries if p.suffix.lower() in JPEG_SUFFIXES]
+    others = [p.name for p in entries if p.suffix.lower() not in JPEG_SUFFIXES]
+    if not jpegs:
+        found = f" (it holds {len(others)} other files)" if others else " (it is empty)"
+        raise InputError(f"no .jpg/.jpeg files in {images_dir}{found}; point --images at a folder of JPEGs")
+    if others:
+        log.info("replay camera: ignoring %d non-JPEG files in %s (%s)", len(others), images_dir,
+                 ", ".join(others[:5]) + (", ..." if len(others) > 5 else ""))
+    return jpegs
+
+
+class ReplayCamera:
+    def __init__(self, images_dir: Path, lores_size: tuple[int, int], model: str = "replay") -> None:
+        self._files = list_jpegs(images_dir)
+        self._lores_size = lores_size
+        self._next = 0
+        self._lock = threading.Lock()
+        self._last_lux: float | None = None
+        self.model = model
+
+    @property
+    def files(self) -> list[Path]:
+        return list(self._files)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def capture(self) -> CameraFrame:
+        called_ns = time.monotonic_ns()
+        with self._lock:
+            path = self._files[self._next % len(self._files)]
+            self._next += 1
+        error: str | None = None
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            data, error = b"", f"cannot read {path.name}: {exc.strerror or exc}"
+        if error is None:
+            try:
+                main = decode_jpeg(data)
+            except UndecodableImage as exc:
+                error = str(exc)
+            else:
+                lores = resize_rgb(main, self._lores_size)
+                metadata = simulated_metadata(lores, called_ns)
+                self._last_lux = float(metadata["Lux"] or 0.0)
+                return CameraFrame(main, lores, metadata, self.model, source_name=path.name)
+        return CameraFrame(None, None, simulated_metadata(None, called_ns), self.model, source_name=path.name,
+                           original_jpeg=data or None, decode_error=error)
+
+    def scene_lux(self) -> float | None:
+        # The scene is whatever photo was served last, as a warm camera's last frame would be.
+        return self._last_lux
+
+    def close(self) -> None:
+        pass

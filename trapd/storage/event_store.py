@@ -1,0 +1,175 @@
+"""Writes decided events: ``<root>/<deployment>/<YYYY-MM-DD>/<event-id>/``.
+
+Inside: one JPEG per kept frame (``<event-id>_<NNN>.jpg``) and ``event.json``, the sidecar,
+written last. A folder without its sidecar is therefore an event cut short by a power loss,
+never a finished one; every file in it is whole, because every write is atomic.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from trapd import __version__
+from trapd.config import TrapdConfig
+from trapd.errors import StorageError
+from trapd.event import EventRecord
+from trapd.frames import Frame
+from trapd.storage.atomic import make_dirs_durable, write_atomic
+from trapd.storage.jpeg import ExifFields, encode_jpeg, exif_bytes
+from trapd.timebase import iso_utc
+
+log = logging.getLogger(__name__)
+
+SIDECAR_NAME = "event.json"
+SIDECAR_SCHEMA_VERSION = 1
+STATE_DIR_NAME = ".trapd"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    directory: Path
+    files: tuple[Path, ...]
+    kept: int
+    discarded: int
+    flagged: int
+
+
+def state_dir(root: Path) -> Path:
+    """Where the daemon keeps its lock, status file and control socket."""
+    return root / STATE_DIR_NAME
+
+
+class EventStore:
+    def __init__(self, config: TrapdConfig) -> None:
+        self.root = config.storage.root
+        self._quality = config.storage.jpeg_quality
+        self._deployment = config.deployment
+        self._zone = ZoneInfo(config.deployment.timezone)
+        self._make = config.camera.make
+        self._model = config.camera.model
+        self._policy = config.decision.model_dump()
+
+    def prepare(self) -> None:
+        """Create the storage folders and prove they are writable, before anything is captured."""
+        try:
+            make_dirs_durable(state_dir(self.root))
+            make_dirs_durable(self.root / self._deployment.id)
+            probe = state_dir(self.root) / f"write-probe-{os.getpid()}"
+            write_atomic(probe, b"ok\n")
+            probe.unlink()
+        except PermissionError:
+            raise StorageError(
+                f"storage {self.root} is not writable by this user; fix its permissions or pass --storage DIR"
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StorageError(f"storage {self.root} is full; free space or pass --storage DIR") from None
+            raise StorageError(f"storage {self.root} cannot be used: {exc.strerror or exc}") from None
+
+    def event_dir(self, record: EventRecord) -> Path:
+        local_day = record.opened.utc.astimezone(self._zone).strftime("%Y-%m-%d")
+        return self.root / self._deployment.id / local_day / record.event_id
+
+    def write(self, record: EventRecord) -> StoredEvent:
+        directory = self.event_dir(record)
+        make_dirs_durable(directory)
+        files: list[Path] = []
+        frame_files: list[str | None] = []
+        for frame, decision in zip(record.frames, record.decisions, strict=True):
+            name = None
+            if decision.keep:
+                data = self._jpeg_bytes(frame, record)
+                if data is not None:
+                    path = directory / f"{record.event_id}_{frame.index:03d}.jpg"
+                    write_atomic(path, data)
+                    files.append(path)
+                    name = path.name
+            frame_files.append(name)
+        sidecar = self.sidecar(record, frame_files)
+        write_atomic(directory / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
+        kept = sum(d.keep for d in record.decisions)
+        flagged = sum(bool(d.flags) or bool(f.flags) for d, f in zip(record.decisions, record.frames, strict=True))
+        return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged)
+
+    def _jpeg_bytes(self, frame: Frame, record: EventRecord) -> bytes | None:
+        camera_frame = frame.camera
+        if camera_frame.main is None:
+            # Undecodable input: keep the bytes exactly as they came; they may still hold an animal.
+            return camera_frame.original_jpeg
+        exif = exif_bytes(
+            ExifFields(
+                captured_local=frame.captured.utc.astimezone(self._zone),
+                make=self._make,
+                model=self._model or camera_frame.camera_model,
+                camera_id=self._deployment.camera_id,
+                description=f"trapd {self._deployment.id} {record.event_id} frame {frame.index}",
+                metadata=camera_frame.metadata,
+            )
+        )
+        return encode_jpeg(camera_frame.main, self._quality, exif)
+
+    def sidecar(self, record: EventRecord, frame_files: list[str | None]) -> dict[str, Any]:
+        assert record.decision is not None and record.detector is not None
+        frames = []
+        for frame, result, decision, name in zip(
+            record.frames, record.results, record.decisions, frame_files, strict=True
+        ):
+            frames.append(
+                {
+                    "index": frame.index,
+                    "burst": frame.burst,
+                    "file": name,
+                    "keep": decision.keep,
+                    "reason": decision.reason,
+                    "flags": sorted(set(decision.flags) | set(frame.flags)),
+                    "pretrigger": frame.pretrigger,
+                    "capture_utc": iso_utc(frame.captured.utc),
+                    "capture_monotonic_ns": frame.captured.monotonic_ns,
+                    "trigger_to_exposure_ms": round(frame.trigger_to_exposure_ms, 3),
+                    "source": frame.camera.source_name,
+                    "decode_error": frame.camera.decode_error,
+                    "metadata": frame.camera.metadata,
+                    "detector_status": result.status,
+                    "detector_reason": result.reason,
+                    "detector_latency_ms": round(result.latency_ms, 3),
+                    "detections": [d.as_json() for d in result.detections],
+                }
+            )
+        last = record.frames[-1].captured if record.frames else record.opened
+        zone_now = record.opened.utc.astimezone(self._zone)
+        return {
+            "schema_version": SIDECAR_SCHEMA_VERSION,
+            "trapd_version": __version__,
+            "deployment_id": self._deployment.id,
+            "camera_id": self._deployment.camera_id,
+            "event_id": record.event_id,
+            "capture_method": "activityDetection",
+            "timezone": self._deployment.timezone,
+            "utc_offset": zone_now.isoformat()[-6:],
+            "start_utc": iso_utc(record.opened.utc),
+            "end_utc": iso_utc(last.utc),
+            "end_reason": record.end_reason,
+            "triggers": [
+                {"utc": iso_utc(t.at.utc), "monotonic_ns": t.at.monotonic_ns, "source": t.source}
+                for t in record.triggers
+            ],
+            "detector": {
+                "name": record.detector.name,
+                "version": record.detector.version,
+                "sha256": record.detector.sha256,
+            },
+            "decision": {"keep": record.decision.keep, "reason": record.decision.reason, "policy": self._policy},
+            "counts": {
+                "frames": len(record.frames),
+                "kept": sum(d.keep for d in record.decisions),
+                "discarded": sum(not d.keep for d in record.decisions),
+            },
+            "frames": frames,
+        }

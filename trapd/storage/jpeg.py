@@ -1,0 +1,65 @@
+"""JPEG encoding with EXIF written from the capture time, not the save time.
+
+picamera2's own ``request.save`` stamps DateTimeOriginal with ``datetime.now()`` when the file
+is written; for a trap that writes seconds after a burst (or after a backlog) that is wrong,
+so trapd builds its own EXIF from the frame's sensor timestamp.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+from PIL import ExifTags, Image
+from PIL.TiffImagePlugin import IFDRational
+
+from trapd import __version__
+from trapd.frames import MetadataValue, RGBImage
+
+
+@dataclass(frozen=True, slots=True)
+class ExifFields:
+    captured_local: datetime
+    make: str
+    model: str
+    camera_id: str
+    description: str
+    metadata: dict[str, MetadataValue]
+
+
+def exif_bytes(fields: ExifFields) -> bytes:
+    exif = Image.Exif()
+    stamp = fields.captured_local.strftime("%Y:%m:%d %H:%M:%S")
+    offset = fields.captured_local.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+    exif[ExifTags.Base.Make] = fields.make
+    exif[ExifTags.Base.Model] = fields.model
+    exif[ExifTags.Base.Software] = f"trapd {__version__}"
+    exif[ExifTags.Base.DateTime] = stamp
+    exif[ExifTags.Base.ImageDescription] = fields.description
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    subsec = f"{fields.captured_local.microsecond // 1000:03d}"
+    sub[ExifTags.Base.DateTimeOriginal] = stamp
+    sub[ExifTags.Base.SubsecTimeOriginal] = subsec
+    sub[ExifTags.Base.OffsetTimeOriginal] = offset
+    sub[ExifTags.Base.DateTimeDigitized] = stamp
+    sub[ExifTags.Base.SubsecTimeDigitized] = subsec
+    sub[ExifTags.Base.OffsetTimeDigitized] = offset
+    sub[ExifTags.Base.BodySerialNumber] = fields.camera_id
+    exposure_us = fields.metadata.get("ExposureTime")
+    if isinstance(exposure_us, int | float) and exposure_us > 0:
+        ratio = Fraction(int(exposure_us), 1_000_000).limit_denominator(1_000_000)
+        sub[ExifTags.Base.ExposureTime] = IFDRational(ratio.numerator, ratio.denominator)
+    analogue, digital = fields.metadata.get("AnalogueGain"), fields.metadata.get("DigitalGain")
+    if isinstance(analogue, int | float) and isinstance(digital, int | float):
+        # The convention picamera2 uses: ISO 100 at unity gain.
+        sub[ExifTags.Base.ISOSpeedRatings] = max(1, min(65535, round(analogue * digital * 100)))
+    return exif.tobytes()
+
+
+def encode_jpeg(rgb: RGBImage, quality: int, exif: bytes) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, exif=exif)
+    return buffer.getvalue()

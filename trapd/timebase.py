@@ -1,0 +1,33 @@
+"""Instants that carry both clocks trapd needs.
+
+The monotonic clock orders events and measures delays (it never jumps, even when NTP fixes a
+Pi that booted without a real-time clock); the wall clock in UTC names files and goes into
+metadata. Both are read together so either can be recovered from the other later.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    monotonic_ns: int
+    utc: datetime
+
+    @classmethod
+    def now(cls) -> Instant:
+        # Read the monotonic clock first: it is the one delays are measured against.
+        monotonic_ns = time.monotonic_ns()
+        return cls(monotonic_ns, datetime.fromtimestamp(time.time_ns() / 1e9, tz=UTC))
+
+    def at_monotonic(self, monotonic_ns: int) -> Instant:
+        """The instant at another monotonic reading, its wall time derived from this one."""
+        return Instant(monotonic_ns, self.utc + timedelta(microseconds=(monotonic_ns - self.monotonic_ns) / 1000))
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-11-21T08:45:12.345678Z``: ISO 8601 in UTC with an explicit zone."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
