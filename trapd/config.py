@@ -239,6 +239,15 @@ class TrapdConfig(Section):
     control: ControlConfig = Field(default_factory=ControlConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _camera_type_defaults_to_picamera2(cls, data: Any) -> Any:
+        # A section that only tunes the Pi camera need not say `type: picamera2`.
+        camera = data.get("camera") if isinstance(data, dict) else None
+        if isinstance(camera, dict) and "type" not in camera:
+            data = {**data, "camera": {"type": "picamera2", **camera}}
+        return data
+
     @model_validator(mode="after")
     def _pins_distinct(self) -> TrapdConfig:
         used: dict[str, str] = {}

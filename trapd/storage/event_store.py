@@ -71,7 +71,10 @@ class EventStore:
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise StorageError(f"storage {self.root} is full; free space or pass --storage DIR") from None
-            raise StorageError(f"storage {self.root} cannot be used: {exc.strerror or exc}") from None
+            raise StorageError(
+                f"storage {self.root} cannot be used ({exc.strerror or exc}); "
+                "pass --storage DIR naming a writable folder"
+            ) from None
 
     def event_dir(self, record: EventRecord) -> Path:
         local_day = record.opened.utc.astimezone(self._zone).strftime("%Y-%m-%d")

@@ -1,0 +1,227 @@
+"""Fixtures: a fresh gpiozero MockFactory, fast configs, the shared photos, and test doubles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from gpiozero.pins.mock import MockFactory
+
+from trapd.config import TrapdConfig
+from trapd.daemon import Daemon
+from trapd.detect.base import Detection, DetectionResult, DetectorInfo
+from trapd.event import EventRecord
+from trapd.frames import CameraFrame, Frame
+from trapd.hardware.camera import Camera
+from trapd.storage.event_store import StoredEvent
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT_ROOT.parent / "shared"
+CAMERA_TRAP_IMAGES = SHARED / "images" / "camera-trap"
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[MockFactory]:
+    """A fresh MockFactory, passed explicitly to devices; gpiozero's global is never touched."""
+    factory = MockFactory()
+    try:
+        yield factory
+    finally:
+        factory.reset()
+
+
+@pytest.fixture
+def camera_trap_images() -> Path:
+    if not CAMERA_TRAP_IMAGES.is_dir():
+        pytest.skip(f"shared camera-trap photos not found at {CAMERA_TRAP_IMAGES} (../shared is absent)")
+    return CAMERA_TRAP_IMAGES
+
+
+def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A config for tests: synthetic camera, tiny frames, short bursts and gaps; sections merged in."""
+    data: dict[str, Any] = {
+        "deployment": {"id": "test-site", "camera_id": "cam-test", "timezone": "UTC"},
+        "pir": {"holdoff_s": 0.0},
+        "camera": {"type": "synthetic", "main_size": [160, 120], "lores_size": [80, 60]},
+        "burst": {"frames": 3, "interval_s": 0.01},
+        "event": {"gap_s": 0.2},
+        "storage": {"root": str(root)},
+    }
+    for name, values in sections.items():
+        if name == "camera" and "type" in values:
+            data[name] = dict(values)
+        else:
+            data[name] = {**data.get(name, {}), **values}
+    return data
+
+
+def make_config(root: Path, **sections: dict[str, Any]) -> TrapdConfig:
+    return TrapdConfig.model_validate(config_data(root, **sections))
+
+
+def write_config(path: Path, root: Path, **sections: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(config_data(root, **sections)))
+    return path
+
+
+class EventSink:
+    """Collects stored events; tests wait on it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[EventRecord, StoredEvent]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, record: EventRecord, stored: StoredEvent) -> None:
+        with self._changed:
+            self.events.append((record, stored))
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[tuple[EventRecord, StoredEvent]]:
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.events) >= count, timeout_s):
+                raise AssertionError(f"expected {count} stored events within {timeout_s}s, got {len(self.events)}")
+            return list(self.events)
+
+
+def pulse(factory: MockFactory, pin: int = 17) -> None:
+    """What a PIR does on motion: the line goes high, then low again."""
+    factory.pin(pin).drive_high()
+    factory.pin(pin).drive_low()
+
+
+class ScriptedDetector:
+    """Returns the detections scripted for each source file name (or for every frame)."""
+
+    info = DetectorInfo(name="scripted", version="test")
+
+    def __init__(self, by_source: dict[str, list[Detection]] | None = None,
+                 default: list[Detection] | None = None) -> None:
+        self._by_source = by_source or {}
+        self._default = default or []
+        self.seen: list[str | None] = []
+
+    def detect(self, frame: Frame) -> DetectionResult:
+        self.seen.append(frame.camera.source_name)
+        detections = self._by_source.get(frame.camera.source_name or "", self._default)
+        return DetectionResult("ok", tuple(detections))
+
+    def close(self) -> None:
+        pass
+
+
+class FailingDetector:
+    info = DetectorInfo(name="failing", version="test")
+
+    def detect(self, frame: Frame) -> DetectionResult:
+        raise RuntimeError("interpreter exploded")
+
+    def close(self) -> None:
+        pass
+
+
+class GatedDetector:
+    """Blocks inside detect() until released, to hold a burst "in detection"."""
+
+    info = DetectorInfo(name="gated", version="test")
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def detect(self, frame: Frame) -> DetectionResult:
+        self.entered.set()
+        if not self.release.wait(20.0):
+            raise AssertionError("GatedDetector was never released")
+        return DetectionResult("ok", (Detection("animal", "test", 0.9, (0.1, 0.1, 0.2, 0.2)),))
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingCamera:
+    """Wraps a camera and records every call, with the time of each capture."""
+
+    def __init__(self, inner: Camera, *, fail_every: int = 0,
+                 on_capture: Callable[[int], None] | None = None) -> None:
+        self._inner = inner
+        self.model = inner.model
+        self.calls: list[str] = []
+        self.capture_times_ns: list[int] = []
+        self._fail_every = fail_every
+        self._on_capture = on_capture
+        self.lux: float | None = 300.0
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def capture(self) -> CameraFrame:
+        from trapd.errors import DeviceError
+
+        count = len(self.capture_times_ns) + 1
+        self.capture_times_ns.append(time.monotonic_ns())
+        if self._on_capture is not None:
+            self._on_capture(count)
+        if self._fail_every and count % self._fail_every == 0:
+            raise DeviceError("injected camera failure")
+        return self._inner.capture()
+
+    def scene_lux(self) -> float | None:
+        return self.lux
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+def set_at(count: int, event: threading.Event) -> Callable[[int], None]:
+    """An ``on_capture`` hook that sets ``event`` once ``count`` captures have been made."""
+
+    def check(captures: int) -> None:
+        if captures >= count:
+            event.set()
+
+    return check
+
+
+def start_daemon(config: TrapdConfig, factory: MockFactory, **kwargs: Any) -> Daemon:
+    daemon = Daemon(config, pin_factory=factory, **kwargs)
+    daemon.start()
+    return daemon
+
+
+# --- the CLI as a user runs it ---------------------------------------------------------------------
+
+
+def trapd_cli(
+    *args: str, timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trapd", *args],
+        capture_output=True, text=True, timeout=timeout_s, env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT,
+    )
+
+
+def spawn_trapd(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trapd", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT,
+    )
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 15.0, what: str = "condition") -> None:
+    """For observing another process, which offers no event to wait on: check every 50 ms."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)

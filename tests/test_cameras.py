@@ -1,0 +1,157 @@
+"""One contract for every camera adapter, plus what is particular to each."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trapd.config import Picamera2Config
+from trapd.errors import DeviceError, InputError
+from trapd.frames import METADATA_KEYS
+from trapd.hardware.camera import Camera
+from trapd.hardware.imaging import yuv420_to_rgb
+from trapd.hardware.replay import ReplayCamera
+from trapd.hardware.synthetic import SyntheticCamera
+
+LORES = (80, 60)
+
+
+def _replay(images: Path) -> ReplayCamera:
+    return ReplayCamera(images, LORES)
+
+
+def _synthetic(_images: Path) -> SyntheticCamera:
+    return SyntheticCamera((160, 120), LORES)
+
+
+@pytest.fixture(params=["replay", "synthetic"])
+def camera(request: pytest.FixtureRequest, camera_trap_images: Path) -> Camera:
+    if request.param == "replay":
+        return _replay(camera_trap_images)
+    return _synthetic(camera_trap_images)
+
+
+def test_camera_contract(camera: Camera) -> None:
+    camera.start()
+    called_ns = time.monotonic_ns()
+    frame = camera.capture()
+    camera.stop()
+    camera.close()
+    camera.close()  # twice is fine
+    assert frame.main is not None and frame.main.dtype == np.uint8 and frame.main.shape[2] == 3
+    assert frame.lores is not None and frame.lores.shape == (LORES[1], LORES[0], 3)
+    assert set(METADATA_KEYS) <= set(frame.metadata)
+    assert all(frame.metadata[key] is not None for key in METADATA_KEYS)
+    assert frame.exposure_start_ns >= called_ns, "a frame must not be exposed before capture() was called"
+    assert frame.camera_model
+
+
+@pytest.mark.skipif(importlib.util.find_spec("picamera2") is None,
+                    reason="picamera2 is not importable here (it needs libcamera: a Raspberry Pi)")
+def test_picamera2_adapter_contract() -> None:
+    from trapd.hardware.picam import Picamera2Camera
+
+    try:
+        camera = Picamera2Camera(Picamera2Config(lores_size=LORES))
+    except DeviceError as exc:
+        pytest.skip(f"no camera connected: {exc}")
+    try:
+        camera.start()
+        called_ns = time.monotonic_ns()
+        frame = camera.capture()
+        assert frame.lores is not None and frame.lores.shape == (LORES[1], LORES[0], 3)
+        assert set(METADATA_KEYS) - {"Lux"} <= {k for k, v in frame.metadata.items() if v is not None}
+        assert frame.exposure_start_ns >= called_ns
+    finally:
+        camera.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("picamera2") is not None, reason="picamera2 is installed here")
+def test_without_picamera2_the_adapter_says_how_to_install_it() -> None:
+    from trapd.hardware.picam import Picamera2Camera
+
+    with pytest.raises(DeviceError, match=r"python3-picamera2.*--fake"):
+        Picamera2Camera(Picamera2Config())
+
+
+def test_replay_serves_jpegs_in_name_order_and_cycles(tmp_path: Path) -> None:
+    for name, shade in (("b.jpg", 200), ("a.JPG", 10), ("c.jpeg", 120)):
+        Image.new("RGB", (64, 48), (shade, shade, shade)).save(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a photo")
+    camera = ReplayCamera(tmp_path, (32, 24))
+    served = [camera.capture().source_name for _ in range(4)]
+    assert served == ["a.JPG", "b.jpg", "c.jpeg", "a.JPG"]
+
+
+def test_replay_refuses_missing_empty_and_photo_less_folders(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        ReplayCamera(tmp_path / "nope", LORES)
+    with pytest.raises(InputError, match="it is empty"):
+        ReplayCamera(tmp_path, LORES)
+    (tmp_path / "readme.md").write_text("hi")
+    with pytest.raises(InputError, match="holds 1 other files"):
+        ReplayCamera(tmp_path, LORES)
+    with pytest.raises(InputError, match="is not a folder"):
+        ReplayCamera(tmp_path / "readme.md", LORES)
+
+
+def test_replay_keeps_the_bytes_of_a_file_that_will_not_decode(camera_trap_images: Path, tmp_path: Path) -> None:
+    truncated = (camera_trap_images / "sn_african_elephants_truncated_file.jpg").read_bytes()
+    (tmp_path / "x.jpg").write_bytes(truncated)
+    frame = ReplayCamera(tmp_path, LORES).capture()
+    assert frame.main is None and frame.lores is None
+    assert frame.original_jpeg == truncated
+    assert frame.decode_error and "truncated" in frame.decode_error
+    assert set(METADATA_KEYS) <= set(frame.metadata)
+
+
+def test_a_non_jpeg_with_a_jpeg_name_is_undecodable_not_fatal(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8)).save(tmp_path / "fake.jpg", format="PNG")
+    frame = ReplayCamera(tmp_path, LORES).capture()
+    assert frame.main is None and frame.decode_error and "not a JPEG" in frame.decode_error
+
+
+@pytest.mark.parametrize(
+    ("name", "height", "width"),
+    [
+        ("sn_african_elephants_bw.jpg", None, None),
+        ("sn_african_elephants_cmyk.jpg", None, None),
+        ("sn_african_elephants_with_exif_orientation.jpg", 1536, 2048),
+    ],
+)
+def test_odd_jpegs_decode_to_upright_rgb(camera_trap_images: Path, tmp_path: Path, name: str,
+                                         height: int | None, width: int | None) -> None:
+    (tmp_path / name).write_bytes((camera_trap_images / name).read_bytes())
+    frame = ReplayCamera(tmp_path, LORES).capture()
+    assert frame.decode_error is None
+    assert frame.main is not None and frame.main.ndim == 3 and frame.main.shape[2] == 3
+    if height is not None:
+        assert frame.main.shape[:2] == (height, width), "EXIF orientation 6 must be applied"
+
+
+def test_yuv420_with_stride_padding_converts_back_to_rgb() -> None:
+    width, height, stride = 8, 4, 16
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[:, :4] = (200, 30, 30)
+    rgb[:, 4:] = (20, 40, 220)
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    u = (b - y) / 1.772 + 128
+    v = (r - y) / 1.402 + 128
+    buffer = np.zeros((height * 3 // 2, stride), np.uint8)
+    buffer[:height, :width] = np.clip(np.round(y), 0, 255)
+    half = np.clip(np.round(u[::2, ::2]), 0, 255).astype(np.uint8)
+    u_plane = np.zeros((height // 2, stride // 2), np.uint8)
+    u_plane[:, : width // 2] = half
+    buffer[height : height + height // 4] = u_plane.reshape(height // 4, stride)
+    v_plane = np.zeros((height // 2, stride // 2), np.uint8)
+    v_plane[:, : width // 2] = np.clip(np.round(v[::2, ::2]), 0, 255).astype(np.uint8)
+    buffer[height + height // 4 :] = v_plane.reshape(height // 4, stride)
+    back = yuv420_to_rgb(buffer, width, height)
+    assert back.shape == (height, width, 3)
+    assert np.abs(back.astype(int) - rgb.astype(int)).max() <= 3

@@ -1,0 +1,347 @@
+"""The whole trap in one process: MockFactory PIR -> pipeline -> store, on fake cameras."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+from PIL import ExifTags, Image
+
+from tests.conftest import (
+    EventSink,
+    FailingDetector,
+    GatedDetector,
+    RecordingCamera,
+    ScriptedDetector,
+    make_config,
+    pulse,
+    set_at,
+    start_daemon,
+)
+from trapd.detect.base import Detection
+from trapd.errors import DeviceError
+from trapd.hardware.replay import ReplayCamera
+from trapd.hardware.synthetic import SyntheticCamera
+from trapd.storage.event_store import SIDECAR_NAME
+
+
+def synthetic() -> SyntheticCamera:
+    return SyntheticCamera((160, 120), (80, 60))
+
+
+def test_a_pir_edge_becomes_a_stored_event(tmp_path: Path, mock_factory: MockFactory,
+                                           camera_trap_images: Path) -> None:
+    config = make_config(tmp_path, camera={"type": "replay", "images_dir": str(camera_trap_images),
+                                           "lores_size": [80, 60]})
+    sink = EventSink()
+    daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+    try:
+        assert daemon.status.state == "armed"
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert len(stored.files) == 3
+    for jpeg in stored.files:
+        with Image.open(jpeg) as image:
+            image.load()
+            exif = image.getexif().get_ifd(ExifTags.IFD.Exif)
+        assert exif[ExifTags.Base.BodySerialNumber] == "cam-test"
+        assert ExifTags.Base.DateTimeOriginal in exif
+    sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())
+    assert sidecar["event_id"] == record.event_id
+    assert [f["source"] for f in sidecar["frames"]] == sorted(p.name for p in camera_trap_images.glob("*.*")
+                                                               if p.suffix.lower() in (".jpg", ".jpeg"))[:3]
+    assert all(f["flags"] == ["unfiltered"] for f in sidecar["frames"])
+    assert all(f["trigger_to_exposure_ms"] >= 0 for f in sidecar["frames"])
+    assert sidecar["end_reason"] == "quiet"
+    assert daemon.status.snapshot()["state"] == "stopped"
+
+
+def test_holdoff_in_the_daemon(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, pir={"holdoff_s": 30.0}), mock_factory, on_event_stored=sink)
+    try:
+        for _ in range(5):
+            pulse(mock_factory)
+        sink.wait_for(1)
+    finally:
+        daemon.stop()
+    counts = daemon.status.counts()
+    assert (counts["triggers"], counts["triggers_held_off"], counts["events"]) == (1, 4, 1)
+
+
+def test_overlapping_triggers_extend_one_event(tmp_path: Path, mock_factory: MockFactory) -> None:
+    first_burst_done = threading.Event()
+    camera = RecordingCamera(synthetic(), on_capture=set_at(3, first_burst_done))
+    sink = EventSink()
+    config = make_config(tmp_path, event={"gap_s": 2.0})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        assert first_burst_done.wait(5)
+        pulse(mock_factory)  # within gap_s of the first burst: same event
+        [(record, _)] = sink.wait_for(1, timeout_s=10)
+    finally:
+        daemon.stop()
+    assert len(record.triggers) == 2
+    assert [f.burst for f in record.frames] == [0, 0, 0, 1, 1, 1]
+    assert [f.index for f in record.frames] == list(range(6))
+    assert daemon.status.counts()["events"] == 1
+
+
+def test_triggers_after_the_gap_start_a_new_event(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 0.05}), mock_factory, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        sink.wait_for(1)
+        pulse(mock_factory)
+        events = sink.wait_for(2)
+    finally:
+        daemon.stop()
+    assert events[0][0].event_id != events[1][0].event_id
+
+
+def test_a_trigger_during_detection_of_the_previous_burst_starts_at_once(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    detector = GatedDetector()
+    camera = RecordingCamera(synthetic())
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 0.0}), mock_factory, camera=camera,
+                          detector=detector, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        assert detector.entered.wait(5), "the first burst never reached the detector"
+        daemon.pipeline.wait_until_quiet(5)
+        pulse(mock_factory)  # the detector is still busy with the first burst
+        assert daemon.pipeline.wait_until_quiet(5)
+        captured_while_detecting = len(camera.capture_times_ns)
+        detector.release.set()
+        events = sink.wait_for(2)
+    finally:
+        detector.release.set()
+        daemon.stop()
+    assert captured_while_detecting == 6, "the second burst must not wait for the first one's detection"
+    assert all(d.keep for record, _ in events for d in record.decisions)
+
+
+def test_stopping_mid_burst_keeps_every_captured_frame(tmp_path: Path, mock_factory: MockFactory) -> None:
+    third_frame = threading.Event()
+    camera = RecordingCamera(synthetic(), on_capture=set_at(3, third_frame))
+    sink = EventSink()
+    config = make_config(tmp_path, burst={"frames": 50, "interval_s": 0.05})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    pulse(mock_factory)
+    assert third_frame.wait(5)
+    daemon.stop()  # what SIGTERM does
+    [(record, stored)] = sink.events
+    captured = len(camera.capture_times_ns)
+    assert 3 <= captured < 50
+    assert len(record.frames) == captured == len(stored.files)
+    assert record.end_reason == "shutdown"
+    assert daemon.status.counts()["frames_kept"] == captured
+
+
+def test_empty_frames_are_discarded_and_animals_kept_with_reasons(tmp_path: Path, mock_factory: MockFactory,
+                                                                   camera_trap_images: Path) -> None:
+    animal = Detection("animal", "zebra", 0.85, (0.2, 0.3, 0.2, 0.2))
+    names = sorted(p.name for p in camera_trap_images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    detector = ScriptedDetector({names[0]: [animal]})
+    sink = EventSink()
+    config = make_config(tmp_path, camera={"type": "replay", "images_dir": str(camera_trap_images),
+                                           "lores_size": [80, 60]},
+                         burst={"frames": 2}, event={"gap_s": 0.05}, decision={"event_level": False})
+    daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        sink.wait_for(1)
+        pulse(mock_factory)
+        events = sink.wait_for(2)
+    finally:
+        daemon.stop()
+    first, second = (record for record, _ in events)
+    assert [d.keep for d in first.decisions] == [True, False]
+    assert first.decisions[0].reason == "animal (zebra) 0.85 >= 0.40"
+    assert first.decisions[1].reason == "no detections"
+    assert not second.decision.keep  # type: ignore[union-attr]
+    sidecar = json.loads((events[1][1].directory / SIDECAR_NAME).read_text())
+    assert sidecar["decision"]["keep"] is False and sidecar["frames"][0]["file"] is None
+    counts = daemon.status.counts()
+    assert (counts["frames_kept"], counts["frames_discarded"]) == (1, 3)
+
+
+def test_a_detector_exception_keeps_and_flags_the_frames(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path), mock_factory, detector=FailingDetector(), on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert len(stored.files) == 3
+    assert all(d.keep and d.flags == ("detector_error",) for d in record.decisions)
+    assert "interpreter exploded" in record.decisions[0].reason
+    assert daemon.status.counts()["detector_errors"] == 3
+
+
+def test_an_undecodable_frame_is_kept_byte_for_byte(tmp_path: Path, mock_factory: MockFactory,
+                                                   camera_trap_images: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    truncated = (camera_trap_images / "sn_african_elephants_truncated_file.jpg").read_bytes()
+    (images / "broken.jpg").write_bytes(truncated)
+    sink = EventSink()
+    config = make_config(tmp_path / "store", camera={"type": "replay", "images_dir": str(images)},
+                         burst={"frames": 1})
+    daemon = start_daemon(config, mock_factory, detector=ScriptedDetector(), on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(_, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert stored.files[0].read_bytes() == truncated
+    sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())
+    frame = sidecar["frames"][0]
+    assert frame["keep"] and set(frame["flags"]) == {"detector_error", "undecodable"}
+    assert "truncated" in frame["reason"]
+
+
+def test_camera_errors_are_counted_and_the_burst_goes_on(tmp_path: Path, mock_factory: MockFactory) -> None:
+    camera = RecordingCamera(synthetic(), fail_every=2)
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, burst={"frames": 4}), mock_factory, camera=camera,
+                          on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, _)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert len(camera.capture_times_ns) == 4
+    assert len(record.frames) == 2
+    assert daemon.status.counts()["camera_errors"] == 2
+
+
+def test_pretrigger_frames_come_from_before_the_edge(tmp_path: Path, mock_factory: MockFactory) -> None:
+    camera = RecordingCamera(synthetic())
+    buffered = threading.Event()
+    camera._on_capture = set_at(2, buffered)
+    sink = EventSink()
+    config = make_config(tmp_path, camera={"type": "synthetic", "main_size": [160, 120], "lores_size": [80, 60],
+                                           "pretrigger_frames": 2, "pretrigger_interval_s": 0.01})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        assert buffered.wait(5), "the pre-trigger buffer never filled"
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    early = [f for f in record.frames if f.pretrigger]
+    assert 1 <= len(early) <= 2
+    assert all(f.trigger_to_exposure_ms < 0 for f in early)
+    assert [f.pretrigger for f in record.frames] == [True] * len(early) + [False] * 3
+    assert len(stored.files) == len(early) + 3
+
+
+def test_cold_mode_starts_and_stops_the_camera_per_event(tmp_path: Path, mock_factory: MockFactory) -> None:
+    camera = RecordingCamera(synthetic())
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, camera={"type": "synthetic", "mode": "cold"}), mock_factory,
+                          camera=camera, on_event_stored=sink)
+    try:
+        assert camera.calls == []
+        pulse(mock_factory)
+        sink.wait_for(1)
+        assert camera.calls == ["start", "stop"]
+    finally:
+        daemon.stop()
+
+
+def test_warm_mode_starts_the_camera_once(tmp_path: Path, mock_factory: MockFactory) -> None:
+    camera = RecordingCamera(synthetic())
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path), mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        sink.wait_for(1)
+        assert camera.calls == ["start"]
+    finally:
+        daemon.stop()
+    assert camera.calls == ["start", "stop", "close"]
+
+
+@pytest.mark.parametrize(("lux", "lit_during_capture"), [(0.5, True), (500.0, False)])
+def test_the_illuminator_is_on_only_around_night_captures(tmp_path: Path, mock_factory: MockFactory,
+                                                          lux: float, lit_during_capture: bool) -> None:
+    ir_pin = mock_factory.pin(22)
+    led_pin = mock_factory.pin(27)
+    seen: list[tuple[bool, bool]] = []
+    camera = RecordingCamera(synthetic(), on_capture=lambda n: seen.append((ir_pin.state, led_pin.state)))
+    camera.lux = lux
+    sink = EventSink()
+    config = make_config(tmp_path, illuminator={"pin": 22}, status_led={"pin": 27})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        assert (ir_pin.state, led_pin.state) == (False, False)
+        pulse(mock_factory)
+        sink.wait_for(1)
+        assert ir_pin.state is False, "IR must be off after the burst"
+        assert led_pin.state is False
+    finally:
+        daemon.stop()
+    assert seen == [(lit_during_capture, True)] * 3
+
+
+def test_a_pin_in_use_fails_start_up_and_releases_everything(tmp_path: Path, mock_factory: MockFactory) -> None:
+    from gpiozero import DigitalInputDevice
+
+    from trapd.daemon import Daemon
+
+    holder = DigitalInputDevice(17, pin_factory=mock_factory)
+    config = make_config(tmp_path, illuminator={"pin": 22})
+    camera = RecordingCamera(synthetic())
+    with pytest.raises(DeviceError, match="PIR pin 17 is already in use"):
+        Daemon(config, pin_factory=mock_factory, camera=camera).start()
+    holder.close()
+    assert camera.calls == ["close"]
+    assert not list((tmp_path / "test-site").iterdir()), "nothing half-written"
+    # Everything was released: the lock, and the illuminator's pin; a new daemon starts.
+    daemon = start_daemon(config, mock_factory)
+    daemon.stop()
+    daemon.stop()  # stop is idempotent
+
+
+def test_a_second_daemon_on_the_same_storage_is_refused(tmp_path: Path, mock_factory: MockFactory) -> None:
+    from trapd.daemon import Daemon
+    from trapd.errors import StorageBusyError
+
+    daemon = start_daemon(make_config(tmp_path), mock_factory)
+    try:
+        with pytest.raises(StorageBusyError, match="in use by another trapd"):
+            Daemon(make_config(tmp_path, pir={"pin": 5}), pin_factory=MockFactory()).start()
+    finally:
+        daemon.stop()
+
+
+def test_replay_camera_on_all_shared_photos_never_crashes(tmp_path: Path, mock_factory: MockFactory,
+                                                         camera_trap_images: Path) -> None:
+    count = len(ReplayCamera(camera_trap_images, (80, 60)).files)
+    sink = EventSink()
+    config = make_config(tmp_path, camera={"type": "replay", "images_dir": str(camera_trap_images),
+                                           "lores_size": [80, 60]},
+                         burst={"frames": count, "interval_s": 0.0}, event={"max_frames": 1000})
+    daemon = start_daemon(config, mock_factory, detector=ScriptedDetector(), on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1, timeout_s=120)
+    finally:
+        daemon.stop()
+    assert len(record.frames) == count
+    undecodable = [f.camera.source_name for f in record.frames if "undecodable" in f.flags]
+    assert undecodable == ["sn_african_elephants_truncated_file.jpg"]
+    # No detections at all: only the undecodable frame is kept (flagged), nothing else.
+    assert len(stored.files) == 1

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import ExifTags, Image
+
+from tests.conftest import make_config
+from trapd.decide import EventDecision, FrameDecision
+from trapd.detect.base import Detection, DetectionResult, DetectorInfo
+from trapd.errors import StorageBusyError, StorageError
+from trapd.event import EventRecord
+from trapd.frames import CameraFrame, Frame, MetadataValue, Trigger
+from trapd.storage.atomic import write_atomic
+from trapd.storage.event_store import SIDECAR_NAME, EventStore
+from trapd.storage.lock import StorageLock
+from trapd.timebase import Instant
+
+CAPTURED = Instant(1_000_000_000_000, datetime(2024, 3, 1, 22, 15, 30, 250_000, tzinfo=UTC))
+
+
+def test_write_atomic_replaces_whole_and_leaves_no_temporaries(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    write_atomic(target, b"old")
+    write_atomic(target, b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "a.bin"
+    write_atomic(target, b"old")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def _record(frames: list[CameraFrame], keep: list[bool]) -> EventRecord:
+    trigger = Trigger(CAPTURED)
+    record = EventRecord("20240301T221530.250Z-abcd", CAPTURED, [trigger])
+    for index, camera_frame in enumerate(frames):
+        record.frames.append(Frame("20240301T221530.250Z-abcd", index, 0, trigger,
+                                   CAPTURED.at_monotonic(CAPTURED.monotonic_ns + index * 10**9), camera_frame))
+    record.results = [DetectionResult("ok", (Detection("animal", "leopard", 0.9, (0.1, 0.2, 0.3, 0.4)),))
+                      for _ in frames]
+    record.decisions = [FrameDecision(k, "because") for k in keep]
+    record.decision = EventDecision(any(keep), "because")
+    record.detector = DetectorInfo("scripted", "1")
+    return record
+
+
+def _frame(shade: int = 90) -> CameraFrame:
+    main = np.full((48, 64, 3), shade, np.uint8)
+    metadata: dict[str, MetadataValue] = {
+        "SensorTimestamp": CAPTURED.monotonic_ns + 4_000_000, "ExposureTime": 4000, "AnalogueGain": 2.0,
+        "DigitalGain": 1.0, "ColourTemperature": 5000, "FrameDuration": 33333, "Lux": 80.0,
+    }
+    return CameraFrame(main, main[::4, ::4], metadata, "imx477")
+
+
+def test_kept_frames_carry_exif_from_the_capture_time_in_site_time(tmp_path: Path) -> None:
+    config = make_config(tmp_path, deployment={"id": "site-7", "camera_id": "cam-007", "timezone": "Asia/Tehran"})
+    store = EventStore(config)
+    store.prepare()
+    stored = store.write(_record([_frame()], [True]))
+    [jpeg] = stored.files
+    # 22:15:30 UTC on 1 March 2024 is 01:45:30 on 2 March in Tehran (+03:30): the day folder follows the site.
+    assert jpeg.parent.parent.name == "2024-03-02"
+    image = Image.open(jpeg)
+    exif = image.getexif()
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    assert sub[ExifTags.Base.DateTimeOriginal] == "2024:03:02 01:45:30"
+    assert sub[ExifTags.Base.SubsecTimeOriginal] == "250"
+    assert sub[ExifTags.Base.OffsetTimeOriginal] == "+03:30"
+    assert sub[ExifTags.Base.BodySerialNumber] == "cam-007"
+    assert sub[ExifTags.Base.ISOSpeedRatings] == 200
+    assert float(sub[ExifTags.Base.ExposureTime]) == pytest.approx(0.004)
+    assert exif[ExifTags.Base.Make] == "Raspberry Pi"
+    assert exif[ExifTags.Base.Model] == "imx477"
+
+
+def test_layout_and_sidecar(tmp_path: Path) -> None:
+    store = EventStore(make_config(tmp_path))
+    store.prepare()
+    stored = store.write(_record([_frame(), _frame(30)], [True, False]))
+    event_dir = tmp_path / "test-site" / "2024-03-01" / "20240301T221530.250Z-abcd"
+    assert stored.directory == event_dir
+    assert sorted(p.name for p in event_dir.iterdir()) == ["20240301T221530.250Z-abcd_000.jpg", SIDECAR_NAME]
+    sidecar = json.loads((event_dir / SIDECAR_NAME).read_text())
+    assert sidecar["schema_version"] == 1
+    assert sidecar["deployment_id"] == "test-site"
+    assert sidecar["triggers"][0] == {"utc": "2024-03-01T22:15:30.250000Z", "monotonic_ns": CAPTURED.monotonic_ns,
+                                      "source": "pir"}
+    first, second = sidecar["frames"]
+    assert first["file"] == "20240301T221530.250Z-abcd_000.jpg" and first["keep"] is True
+    assert second["file"] is None and second["keep"] is False and second["reason"] == "because"
+    assert first["detections"] == [{"category": "animal", "label": "leopard", "score": 0.9,
+                                    "bbox": [0.1, 0.2, 0.3, 0.4]}]
+    assert first["metadata"]["ExposureTime"] == 4000
+    assert first["trigger_to_exposure_ms"] == pytest.approx(0.0)
+    assert sidecar["decision"]["policy"]["thresholds"]["animal"] == 0.4
+    assert (stored.kept, stored.discarded) == (1, 1)
+
+
+def test_an_undecodable_frame_is_stored_byte_for_byte(tmp_path: Path) -> None:
+    store = EventStore(make_config(tmp_path))
+    store.prepare()
+    broken = b"\xff\xd8\xff\xe0" + b"\x00" * 100
+    frame = CameraFrame(None, None, _frame().metadata, "replay", original_jpeg=broken, decode_error="truncated")
+    stored = store.write(_record([frame], [True]))
+    assert stored.files[0].read_bytes() == broken
+
+
+def test_storage_that_cannot_be_created_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="cannot be used"):
+        EventStore(make_config(blocker / "sub")).prepare()
+
+
+def test_read_only_storage_is_a_permission_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests may run as root, which ignores file modes; make the write itself refuse.
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("trapd.storage.event_store.write_atomic", refuse)
+    with pytest.raises(StorageError, match="not writable by this user"):
+        EventStore(make_config(tmp_path)).prepare()
+
+
+def test_one_daemon_per_storage(tmp_path: Path) -> None:
+    first = StorageLock(tmp_path / "lock")
+    first.acquire()
+    with pytest.raises(StorageBusyError, match=f"pid {os.getpid()}"):
+        StorageLock(tmp_path / "lock").acquire()
+    first.release()
+    again = StorageLock(tmp_path / "lock")
+    again.acquire()
+    again.release()
+
+
+def test_jpeg_quality_is_applied(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    noisy = CameraFrame(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), None, _frame().metadata, "x")
+    sizes = {}
+    for quality in (30, 95):
+        root = tmp_path / str(quality)
+        store = EventStore(make_config(root, storage={"jpeg_quality": quality}))
+        store.prepare()
+        [jpeg] = store.write(_record([noisy], [True])).files
+        Image.open(io.BytesIO(jpeg.read_bytes())).load()
+        sizes[quality] = jpeg.stat().st_size
+    assert sizes[30] < sizes[95]
