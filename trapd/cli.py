@@ -122,7 +122,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(f"{summary['events']} events, {summary['frames_captured']} frames captured, "
-              f"{summary['frames_kept']} kept, {summary['frames_discarded']} discarded -> {summary['storage_root']}")
+              f"{summary['frames_kept']} kept, {summary['frames_discarded']} discarded, "
+              f"{summary['frames_flagged']} flagged; stored in {summary['storage_root']}:")
+        for event_dir in summary["event_dirs"]:
+            print(f"  {event_dir}")
     return EX_OK
 
 
