@@ -21,19 +21,12 @@ from trapd.hardware.synthetic import SyntheticCamera
 LORES = (80, 60)
 
 
-def _replay(images: Path) -> ReplayCamera:
-    return ReplayCamera(images, LORES)
-
-
-def _synthetic(_images: Path) -> SyntheticCamera:
-    return SyntheticCamera((160, 120), LORES)
-
-
 @pytest.fixture(params=["replay", "synthetic"])
-def camera(request: pytest.FixtureRequest, camera_trap_images: Path) -> Camera:
+def camera(request: pytest.FixtureRequest) -> Camera:
     if request.param == "replay":
-        return _replay(camera_trap_images)
-    return _synthetic(camera_trap_images)
+        # Only the replay camera needs the shared photos (and skips without them).
+        return ReplayCamera(request.getfixturevalue("camera_trap_images"), LORES)
+    return SyntheticCamera((160, 120), LORES)
 
 
 def test_camera_contract(camera: Camera) -> None:

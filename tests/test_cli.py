@@ -99,11 +99,10 @@ def test_trigger_and_status_without_a_daemon_exit_3(tmp_path: Path) -> None:
         assert_one_clear_line(result.stderr, "no trapd is running")
 
 
-def test_run_fake_arms_stores_an_event_per_trigger_and_stops_on_sigterm(tmp_path: Path,
-                                                                         camera_trap_images: Path) -> None:
+def test_run_fake_arms_stores_an_event_per_trigger_and_stops_on_sigterm(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.yaml", tmp_path / "store", event={"gap_s": 0.1})
     common = ("--config", str(config))
-    daemon = spawn_trapd("run", "--fake", "--images", str(camera_trap_images), *common)
+    daemon = spawn_trapd("run", "--fake", *common)
     try:
         wait_until(lambda: trapd_cli("status", *common).returncode == 0, what="the daemon to answer")
         status = json.loads(trapd_cli("status", "--json", *common).stdout)
