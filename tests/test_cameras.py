@@ -127,24 +127,25 @@ def test_odd_jpegs_decode_to_upright_rgb(camera_trap_images: Path, tmp_path: Pat
         assert frame.main.shape[:2] == (height, width), "EXIF orientation 6 must be applied"
 
 
-def test_yuv420_with_stride_padding_converts_back_to_rgb() -> None:
-    width, height, stride = 8, 4, 16
-    rgb = np.zeros((height, width, 3), np.uint8)
-    rgb[:, :4] = (200, 30, 30)
-    rgb[:, 4:] = (20, 40, 220)
+def _as_yuv420(rgb: np.ndarray, stride: int) -> np.ndarray:
+    """Lay out an RGB image as picamera2 hands over YUV420: planes in a (h * 3 / 2, stride) array."""
+    height, width, _ = rgb.shape
     r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
     y = 0.299 * r + 0.587 * g + 0.114 * b
-    u = (b - y) / 1.772 + 128
-    v = (r - y) / 1.402 + 128
-    buffer = np.zeros((height * 3 // 2, stride), np.uint8)
-    buffer[:height, :width] = np.clip(np.round(y), 0, 255)
-    half = np.clip(np.round(u[::2, ::2]), 0, 255).astype(np.uint8)
-    u_plane = np.zeros((height // 2, stride // 2), np.uint8)
-    u_plane[:, : width // 2] = half
-    buffer[height : height + height // 4] = u_plane.reshape(height // 4, stride)
-    v_plane = np.zeros((height // 2, stride // 2), np.uint8)
-    v_plane[:, : width // 2] = np.clip(np.round(v[::2, ::2]), 0, 255).astype(np.uint8)
-    buffer[height + height // 4 :] = v_plane.reshape(height // 4, stride)
-    back = yuv420_to_rgb(buffer, width, height)
+    planes = [np.zeros((height, stride), np.uint8)]
+    planes[0][:, :width] = np.clip(np.round(y), 0, 255)
+    for chroma in ((b - y) / 1.772 + 128, (r - y) / 1.402 + 128):
+        plane = np.zeros((height // 2, stride // 2), np.uint8)
+        plane[:, : width // 2] = np.clip(np.round(chroma[::2, ::2]), 0, 255)
+        planes.append(plane)
+    return np.concatenate([p.reshape(-1) for p in planes]).reshape(height * 3 // 2, stride)
+
+
+@pytest.mark.parametrize(("width", "height", "stride"), [(8, 4, 16), (8, 6, 16), (480, 270, 512)])
+def test_yuv420_converts_back_to_rgb(width: int, height: int, stride: int) -> None:
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = (200, 30, 30)
+    rgb[:, width // 2 :] = (20, 40, 220)
+    back = yuv420_to_rgb(_as_yuv420(rgb, stride), width, height)
     assert back.shape == (height, width, 3)
     assert np.abs(back.astype(int) - rgb.astype(int)).max() <= 3

@@ -23,9 +23,11 @@ from tests.conftest import (
 )
 from trapd.detect.base import Detection
 from trapd.errors import DeviceError
+from trapd.event import EventRecord
+from trapd.frames import CameraFrame
 from trapd.hardware.replay import ReplayCamera
 from trapd.hardware.synthetic import SyntheticCamera
-from trapd.storage.event_store import SIDECAR_NAME
+from trapd.storage.event_store import SIDECAR_NAME, StoredEvent
 
 
 def synthetic() -> SyntheticCamera:
@@ -304,7 +306,7 @@ def test_a_pin_in_use_fails_start_up_and_releases_everything(tmp_path: Path, moc
     holder = DigitalInputDevice(17, pin_factory=mock_factory)
     config = make_config(tmp_path, illuminator={"pin": 22})
     camera = RecordingCamera(synthetic())
-    with pytest.raises(DeviceError, match="PIR pin 17 is already in use"):
+    with pytest.raises(DeviceError, match=r"pir\.pin 17 is already in use"):
         Daemon(config, pin_factory=mock_factory, camera=camera).start()
     holder.close()
     assert camera.calls == ["close"]
@@ -345,3 +347,118 @@ def test_replay_camera_on_all_shared_photos_never_crashes(tmp_path: Path, mock_f
     assert undecodable == ["sn_african_elephants_truncated_file.jpg"]
     # No detections at all: only the undecodable frame is kept (flagged), nothing else.
     assert len(stored.files) == 1
+
+
+# --- failures the pipeline must survive, or at least end cleanly on -------------------------------
+
+
+def test_a_dead_worker_stops_the_daemon_with_exit_70_instead_of_hanging(
+    tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trapd.storage.event_store import EventStore
+
+    def bug(self: EventStore, record: object) -> None:
+        raise KeyError("a bug, not an expected error")
+
+    monkeypatch.setattr(EventStore, "write", bug)
+    daemon = start_daemon(make_config(tmp_path), mock_factory)
+    pulse(mock_factory)
+    assert daemon.stop_requested.wait(10), "a failed worker must ask the daemon to stop"
+    daemon.stop()
+    assert daemon.exit_code() == 70
+    assert daemon.status.snapshot()["state"] == "failed"
+    assert not any(t.is_alive() for t in daemon.pipeline._threads)
+
+
+def test_a_cold_camera_that_will_not_start_is_counted_and_the_trap_stays_armed(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    class DeadCamera(RecordingCamera):
+        def start(self) -> None:
+            raise DeviceError("camera did not start: ENODEV")
+
+        def capture(self) -> CameraFrame:
+            raise DeviceError("no camera")
+
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, camera={"type": "synthetic", "mode": "cold"}), mock_factory,
+                          camera=DeadCamera(synthetic()), on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+        assert daemon.status.state == "armed"
+    finally:
+        daemon.stop()
+    assert record.frames == [] and record.decision is not None
+    assert record.decision.reason == "no frames captured (camera errors)"
+    assert json.loads((stored.directory / SIDECAR_NAME).read_text())["triggers"], "the trigger itself is recorded"
+    assert daemon.status.counts()["camera_errors"] == 4  # the start, and each of 3 captures
+
+
+def test_a_malformed_detector_result_is_flagged_not_fatal(tmp_path: Path, mock_factory: MockFactory) -> None:
+    bogus = Detection("unicorn", "x", 0.9, (0, 0, 1, 1))  # type: ignore[arg-type]
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path), mock_factory, detector=ScriptedDetector(default=[bogus]),
+                          on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert len(stored.files) == 3
+    assert all(d.flags == ("detector_error",) and "unicorn" in d.reason for d in record.decisions)
+
+
+def test_a_transient_write_error_is_retried(tmp_path: Path, mock_factory: MockFactory,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from trapd import pipeline
+    from trapd.storage.event_store import EventStore
+
+    real_write = EventStore.write
+    attempts: list[int] = []
+
+    def flaky(self: EventStore, record: EventRecord) -> StoredEvent:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError(5, "Input/output error")
+        return real_write(self, record)
+
+    monkeypatch.setattr(EventStore, "write", flaky)
+    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", (0.01, 0.01))
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path), mock_factory, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(_, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert len(attempts) == 2 and len(stored.files) == 3
+    assert daemon.status.counts()["storage_errors"] == 0
+
+
+def test_a_pir_held_high_keeps_the_event_going(tmp_path: Path, mock_factory: MockFactory) -> None:
+    second_burst = threading.Event()
+    camera = RecordingCamera(synthetic(), on_capture=set_at(6, second_burst))
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 0.05}), mock_factory, camera=camera,
+                          on_event_stored=sink)
+    try:
+        mock_factory.pin(17).drive_high()  # the animal stays: no further edges come
+        assert second_burst.wait(5), "a PIR still high after the gap must extend the event"
+        mock_factory.pin(17).drive_low()
+        [(record, _)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert record.triggers[0].source == "pir"
+    assert {t.source for t in record.triggers[1:]} == {"pir-still-high"}
+    assert daemon.status.counts()["events"] == 1
+
+
+def test_waiting_for_quiet_can_be_cancelled(tmp_path: Path, mock_factory: MockFactory) -> None:
+    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 60.0}), mock_factory)
+    try:
+        pulse(mock_factory)
+        threading.Timer(0.2, daemon.request_stop).start()
+        assert daemon.pipeline.wait_until_quiet(10) is False  # woken by the request, not the 60 s gap
+    finally:
+        daemon.stop()

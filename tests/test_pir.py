@@ -94,7 +94,7 @@ def test_disarmed_sensor_ignores_edges(mock_factory: MockFactory) -> None:
 def test_pin_in_use_is_a_device_error_naming_the_pin(mock_factory: MockFactory) -> None:
     holder = DigitalInputDevice(17, pin_factory=mock_factory)
     try:
-        with pytest.raises(DeviceError, match="PIR pin 17 is already in use"):
+        with pytest.raises(DeviceError, match=r"pir\.pin 17 is already in use"):
             PirSensor(PirConfig(), lambda t: None, pin_factory=mock_factory)
     finally:
         holder.close()

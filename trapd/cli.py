@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -108,15 +107,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from trapd.daemon import stop_on_signals
-    from trapd.simulate import default_interval_s, simulate, with_fake_camera
+    from trapd.simulate import default_interval_s, simulate, simulation_daemon, with_fake_camera
 
     config = _load(args, default_storage=SIMULATE_STORAGE)
     config = with_fake_camera(config, args.images)
     interval_s = args.interval_s if args.interval_s is not None else default_interval_s(config)
     log.info("simulating %d triggers %.1f s apart into %s", args.triggers, interval_s, config.storage.root)
-    stop = threading.Event()
-    with stop_on_signals(stop):
-        report = simulate(config, args.triggers, interval_s, stop=stop)
+    daemon = simulation_daemon(config)
+    with stop_on_signals(daemon.request_stop):
+        report = simulate(config, args.triggers, interval_s, daemon=daemon)
     summary = report.as_json()
     if args.json:
         print(json.dumps(summary))

@@ -126,6 +126,9 @@ class Picamera2Config(CameraCommon):
     main_size: Resolution = Field(
         (2028, 1520), description="Width, height of the full-resolution stream that is stored."
     )
+    capture_timeout_s: float = Field(
+        5.0, ge=0.5, le=120.0, description="A frame not delivered within this is a camera error (loose cable)."
+    )
 
 
 class ReplayCameraConfig(CameraCommon):

@@ -8,14 +8,14 @@ thread blocks in ``select`` on the socket and a wake-up pipe, so it costs nothin
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import selectors
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,35 @@ from trapd.errors import ControlError, NotRunningError, TrapdError
 
 log = logging.getLogger(__name__)
 
-#: sun_path holds 108 bytes on Linux; deeper storage paths get a short alias in the temp dir.
+#: sun_path holds 108 bytes on Linux; longer paths are reached through a directory descriptor.
 _MAX_SOCKET_PATH = 100
 _REQUEST_LIMIT_BYTES = 4096
+#: A client gets this long, in all, to send its request: a slow one cannot hold the server.
+_REQUEST_DEADLINE_S = 2.0
 
 Handler = Callable[[], dict[str, Any]]
 
 
 def socket_path_for(state_dir: Path, configured: Path | None) -> Path:
     """The socket path daemon and clients agree on, given the same config and storage."""
-    if configured is not None:
-        return configured
-    path = state_dir / "control.sock"
+    return configured if configured is not None else state_dir / "control.sock"
+
+
+@contextlib.contextmanager
+def _addressable(path: Path) -> Iterator[str]:
+    """An address for ``path`` that fits in sun_path: itself, or /proc/self/fd/N/<name> for deep folders.
+
+    Deep storage paths are common (USB sticks, test folders); a short alias in /tmp would not
+    be shared between a systemd service with PrivateTmp and the `trapd status` run beside it.
+    """
     if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:16]
-    return Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / f"trapd-{digest}.sock"
+        yield os.fspath(path)
+        return
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{directory}/{path.name}"
+    finally:
+        os.close(directory)
 
 
 class ControlServer:
@@ -51,16 +64,20 @@ class ControlServer:
         self._closed = False
 
     def start(self) -> None:
-        # The storage lock is held, so a socket file here is a leftover of a killed daemon.
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
         try:
-            self._listener.bind(os.fspath(self.path))
+            # The storage lock is held, so a socket file here is a leftover of a killed daemon.
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            with _addressable(self.path) as address:
+                self._listener.bind(address)
+            os.chmod(self.path, 0o660)
+            self._listener.listen(8)
         except OSError as exc:
             self._release()
-            raise TrapdError(f"control socket {self.path} cannot be created: {exc.strerror or exc}") from None
-        os.chmod(self.path, 0o660)
-        self._listener.listen(8)
+            raise TrapdError(
+                f"control socket {self.path} cannot be created ({exc.strerror or exc}); "
+                "check the permissions of the storage folder or set control.socket"
+            ) from None
         self._thread.start()
 
     def close(self) -> None:
@@ -93,9 +110,8 @@ class ControlServer:
                     self._answer(connection)
 
     def _answer(self, connection: socket.socket) -> None:
-        connection.settimeout(2.0)
         try:
-            raw = _read_all(connection)
+            raw = _read_all(connection, time.monotonic() + _REQUEST_DEADLINE_S)
             request = json.loads(raw or b"{}")
             command = request.get("command") if isinstance(request, dict) else None
             handler = self._handlers.get(command) if isinstance(command, str) else None
@@ -108,15 +124,18 @@ class ControlServer:
                 except TrapdError as exc:
                     reply = {"ok": False, "error": str(exc)}
             connection.sendall(json.dumps(reply).encode())
-        except (OSError, ValueError) as exc:
-            # A client that hung up or sent garbage must not take the daemon down.
-            log.warning("control socket: bad request: %s", exc)
+        except Exception as exc:
+            log.warning("control socket: request dropped: %s: %s", type(exc).__name__, exc)
 
 
-def _read_all(connection: socket.socket) -> bytes:
+def _read_all(connection: socket.socket, deadline: float) -> bytes:
     chunks = []
     size = 0
     while size <= _REQUEST_LIMIT_BYTES:
+        remaining_s = deadline - time.monotonic()
+        if remaining_s <= 0:
+            raise TimeoutError("client too slow")
+        connection.settimeout(remaining_s)
         chunk = connection.recv(1024)
         if not chunk:
             break
@@ -130,8 +149,9 @@ def request(path: Path, command: str, timeout_s: float = 5.0) -> dict[str, Any]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(timeout_s)
         try:
-            client.connect(os.fspath(path))
-        except (FileNotFoundError, ConnectionRefusedError):
+            with _addressable(path) as address:
+                client.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
             raise NotRunningError(
                 f"no trapd is running for this storage (no daemon at {path}); start `trapd run` "
                 "with the same --config/--storage"
@@ -139,11 +159,22 @@ def request(path: Path, command: str, timeout_s: float = 5.0) -> dict[str, Any]:
         except PermissionError:
             raise ControlError(f"control socket {path} is not accessible to this user; "
                                "run as the trapd user or a member of its group") from None
-        client.sendall(json.dumps({"command": command}).encode())
-        client.shutdown(socket.SHUT_WR)
-        reply = json.loads(_read_all(client) or b"{}")
+        try:
+            client.sendall(json.dumps({"command": command}).encode())
+            client.shutdown(socket.SHUT_WR)
+            reply = json.loads(_read_reply(client) or b"{}")
+        except (OSError, ValueError) as exc:
+            raise ControlError(f"the daemon at {path} did not answer properly ({exc}); "
+                               "see its log (journalctl -u trapd)") from None
     if not isinstance(reply, dict):
         raise ControlError(f"daemon at {path} sent a malformed reply")
     if not reply.get("ok"):
         raise ControlError(str(reply.get("error", "request refused")))
     return reply
+
+
+def _read_reply(client: socket.socket) -> bytes:
+    chunks = []
+    while chunk := client.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)

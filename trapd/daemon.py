@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -22,6 +22,7 @@ from trapd.control import ControlServer, socket_path_for
 from trapd.detect import build_detector
 from trapd.detect.base import Detector
 from trapd.errors import EX_OK, EX_SOFTWARE
+from trapd.event import EventRecord
 from trapd.frames import Trigger
 from trapd.hardware import open_camera
 from trapd.hardware.camera import Camera
@@ -29,7 +30,7 @@ from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pir import PirSensor
 from trapd.pipeline import EventStoredHook, Pipeline
 from trapd.status import Status
-from trapd.storage.event_store import EventStore, state_dir
+from trapd.storage.event_store import EventStore, StoredEvent, state_dir
 from trapd.storage.lock import StorageLock
 from trapd.timebase import Instant
 
@@ -45,16 +46,16 @@ class Daemon:
         camera: Camera | None = None,
         detector: Detector | None = None,
         on_event_stored: EventStoredHook | None = None,
-        stop_requested: threading.Event | None = None,
     ) -> None:
         self.config = config
         self._pin_factory = pin_factory
         self._camera = camera
         self._detector = detector
-        self._on_event_stored = on_event_stored
+        #: Called on the store worker after each event is written (simulate and tests use it).
+        self.on_event_stored = on_event_stored
         self.status = Status()
-        #: Set to ask the daemon to stop (signals, a failed pipeline worker).
-        self.stop_requested = stop_requested if stop_requested is not None else threading.Event()
+        #: Set to ask the daemon to stop (signals via request_stop(), a failed pipeline worker).
+        self.stop_requested = threading.Event()
         self._resources = contextlib.ExitStack()
         self._pir: PirSensor | None = None
         self._pipeline: Pipeline | None = None
@@ -102,21 +103,22 @@ class Daemon:
             pipeline = Pipeline(
                 config, camera, detector, store, self.status,
                 illuminator=illuminator, status_led=status_led,
-                on_event_stored=self._on_event_stored, on_failure=lambda _exc: self.stop_requested.set(),
+                motion_still_active=lambda: self._pir is not None and self._pir.is_active,
+                on_event_stored=self._event_stored, on_failure=lambda _exc: self.stop_requested.set(),
             )
             pir = PirSensor(config.pir, pipeline.submit, pin_factory=self._pin_factory,
                             on_held_off=lambda: self.status.count("triggers_held_off"))
             resources.callback(pir.close)
+            self._pipeline, self._pir = pipeline, pir
+            pipeline.start()
+            resources.callback(pipeline.stop)
             control = ControlServer(
                 socket_path_for(state_dir(store.root), config.control.socket),
                 {"status": self.status.snapshot, "trigger": self._trigger_handler},
             )
             control.start()
             resources.callback(control.close)
-            pipeline.start()
-            resources.callback(pipeline.stop)
 
-            self._pipeline, self._pir = pipeline, pir
             pir.arm()
             self.status.set_state("armed")
             log.info("trapd %s armed: PIR on %s, camera %s, detector %s, storage %s", __version__,
@@ -136,6 +138,12 @@ class Daemon:
         failed = self._pipeline is not None and self._pipeline.failure is not None
         self.status.set_state("failed" if failed else "stopped")
 
+    def request_stop(self) -> None:
+        """Ask the daemon to stop, waking anything waiting on it (safe from a signal handler)."""
+        self.stop_requested.set()
+        if self._pipeline is not None:
+            self._pipeline.cancel_waits()
+
     def __enter__(self) -> Daemon:
         self.start()
         return self
@@ -151,6 +159,10 @@ class Daemon:
         self.pipeline.submit(Trigger(Instant.now(), "manual"))
         return "manual"
 
+    def _event_stored(self, record: EventRecord, stored: StoredEvent) -> None:
+        if self.on_event_stored is not None:
+            self.on_event_stored(record, stored)
+
     def _trigger_handler(self) -> dict[str, Any]:
         return {"fired": self.fire_trigger()}
 
@@ -159,18 +171,24 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Turn SIGTERM and SIGINT into ``stop.set()`` for the duration (main thread only).
+def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
+    """Turn the first SIGTERM or SIGINT into ``request_stop()`` for the duration (main thread only).
 
     Python's default SIGTERM kills without cleanup (atexit does not run), which would leave
-    GPIO pins claimed, the camera open and the open event unstored.
+    GPIO pins claimed, the camera open and the open event unstored. A second signal gets the
+    default behaviour back, so an operator can still interrupt a stop that takes too long.
     """
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s received: finishing the current event and stopping", signal.Signals(signum).name)
-        stop.set()
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: finishing the current event and stopping (send it again to abort)",
+                 signal.Signals(signum).name)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        request_stop()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, on_signal)
     try:
         yield
     finally:
@@ -180,7 +198,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def run_until_signalled(daemon: Daemon) -> int:
     """Run the daemon until SIGTERM or SIGINT, then stop it cleanly. Returns the exit code."""
-    with stop_on_signals(daemon.stop_requested):
+    with stop_on_signals(daemon.request_stop):
         try:
             daemon.start()
             daemon.stop_requested.wait()

@@ -30,7 +30,9 @@ METADATA_KEYS = (
 
 MetadataValue = int | float | str | None
 
-TriggerSource = Literal["pir", "pir-high-at-start", "manual"]
+#: pir: an edge; pir-high-at-start: high when armed (no edge comes); pir-still-high: held high when
+#: the event's gap ran out (a PIR in repeat-trigger mode gives no new edges); manual: `trapd trigger`.
+TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual"]
 
 
 @dataclass(frozen=True, slots=True)

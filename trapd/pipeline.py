@@ -8,16 +8,19 @@ Three worker threads joined by bounded queues::
 
 * **capture** owns the camera. It blocks on the trigger queue, so an armed trap uses no CPU.
   A trigger opens an event and starts a burst at once; triggers that arrive before the event
-  has been quiet for ``event.gap_s`` extend it with another burst. Capture never waits for
-  detection or disk: a trigger that lands while the previous burst is still being detected or
-  written starts its burst straight away.
+  has been quiet for ``event.gap_s`` extend it with another burst, and so does a PIR still
+  held high when the gap runs out. Capture never waits for detection or disk: a trigger that
+  lands while the previous burst is still being detected or written starts its burst at once.
 * **detect** scores each frame as it arrives and, when the event closes, decides keep/discard
-  for every frame and the event. A detector exception or an undecodable frame is never
-  "empty": the frame is kept and flagged. If frames pile up faster than the detector can
-  score them, the excess is passed on unfiltered (kept) rather than making capture wait.
-* **store** writes kept frames and the event's sidecar, atomically.
+  for every frame and the event. A detector exception, a malformed result or an undecodable
+  frame is never "empty": the frame is kept and flagged. If frames pile up faster than the
+  detector can score them, the excess is passed on unfiltered (kept) rather than making
+  capture wait.
+* **store** writes kept frames and the event's sidecar, atomically, retrying transient errors.
 
-The same code runs on a Pi, a laptop and in tests; only the camera, detector and PIR differ.
+Each worker passes a stop sentinel downstream when it ends, however it ends, so a failure
+anywhere still drains what was captured and lets the daemon exit (non-zero) for systemd to
+restart it. The same code runs on a Pi, a laptop and in tests.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from trapd.config import TrapdConfig
 from trapd.decide import EventDecision, decide_event
-from trapd.detect.base import DetectionResult, Detector
+from trapd.detect.base import CATEGORIES, DetectionResult, Detector
 from trapd.errors import DeviceError
 from trapd.event import EndReason, EventRecord, new_event_id
 from trapd.frames import CameraFrame, Frame, Trigger
@@ -42,11 +46,16 @@ from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pretrigger import PretriggerBuffer
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent
+from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
 
 #: Triggers are tiny; a PIR storm of 50 edges/s fills this in seconds, and the excess is counted.
 TRIGGER_QUEUE_SIZE = 256
+#: Waits before each retry of an event that could not be written (EIO, a full card being cleared).
+STORE_RETRY_DELAYS_S = (0.5, 2.0, 5.0)
+#: How often a producer blocked on a full queue checks whether its consumer has died.
+_BACKPRESSURE_CHECK_S = 1.0
 
 
 class _Stop:
@@ -64,6 +73,7 @@ class _EventClosed:
 
 
 EventStoredHook = Callable[[EventRecord, StoredEvent], None]
+_Item = TypeVar("_Item")
 
 
 class Pipeline:
@@ -77,6 +87,7 @@ class Pipeline:
         *,
         illuminator: Illuminator | None = None,
         status_led: StatusLed | None = None,
+        motion_still_active: Callable[[], bool] | None = None,
         on_event_stored: EventStoredHook | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -87,6 +98,7 @@ class Pipeline:
         self._status = status
         self._illuminator = illuminator
         self._status_led = status_led
+        self._motion_still_active = motion_still_active
         self._on_event_stored = on_event_stored
         self._on_failure = on_failure
         self._warm = config.camera.mode == "warm"
@@ -105,12 +117,17 @@ class Pipeline:
             else None
         )
         self._stopping = threading.Event()
-        # Set while the capture worker waits for a trigger with none queued (see wait_until_quiet).
-        self._quiet = threading.Event()
+        # Triggers accepted but whose event has not yet closed; see wait_until_quiet().
+        self._settled = threading.Condition()
+        self._unsettled_triggers = 0
+        self._waits_cancelled = False
         self._threads = [
-            threading.Thread(target=self._run_worker, args=(self._capture_loop,), name="trapd-capture"),
-            threading.Thread(target=self._run_worker, args=(self._detect_loop,), name="trapd-detect"),
-            threading.Thread(target=self._run_worker, args=(self._store_loop,), name="trapd-store"),
+            threading.Thread(target=self._run_worker, args=(self._capture_loop, self._frames),
+                             name="trapd-capture", daemon=True),
+            threading.Thread(target=self._run_worker, args=(self._detect_loop, self._events),
+                             name="trapd-detect", daemon=True),
+            threading.Thread(target=self._run_worker, args=(self._store_loop, None),
+                             name="trapd-store", daemon=True),
         ]
         self.failure: BaseException | None = None
 
@@ -127,6 +144,7 @@ class Pipeline:
     def stop(self, timeout_s: float = 60.0) -> None:
         """Finish the open event, detect, decide and store everything captured, then return."""
         self._stopping.set()
+        self.cancel_waits()
         # If the queue is full the capture worker is busy with queued triggers and checks _stopping after each.
         with contextlib.suppress(queue.Full):
             self._triggers.put_nowait(_STOP)
@@ -134,13 +152,36 @@ class Pipeline:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        unfinished = [thread.name for thread in self._threads if thread.is_alive()]
+        if unfinished:
+            message = f"pipeline did not finish within {timeout_s:.0f} s: {', '.join(unfinished)} still running"
+            log.error("%s; frames still in memory are lost", message)
+            self.failure = self.failure or TimeoutError(message)
         if self._pretrigger is not None:
             self._pretrigger.close()
-        self._camera.stop()
+        with contextlib.suppress(DeviceError):
+            self._camera.stop()  # a camera that fails to stop is being released anyway
 
     def wait_until_quiet(self, timeout_s: float | None = None) -> bool:
-        """Block until every submitted trigger's event has closed (its frames may still be in flight)."""
-        return self._quiet.wait(timeout_s)
+        """Block until every accepted trigger's event has closed (its frames may still be in flight).
+
+        Returns False on timeout, or early when :meth:`cancel_waits` is called.
+        """
+        with self._settled:
+            return self._settled.wait_for(
+                lambda: self._unsettled_triggers == 0 or self._waits_cancelled, timeout_s
+            ) and self._unsettled_triggers == 0
+
+    def cancel_waits(self) -> None:
+        """Wake :meth:`wait_until_quiet` callers now (a signal arrived, the pipeline is stopping)."""
+        with self._settled:
+            self._waits_cancelled = True
+            self._settled.notify_all()
+
+    def _settle(self, triggers: int) -> None:
+        with self._settled:
+            self._unsettled_triggers -= triggers
+            self._settled.notify_all()
 
     # --- 1. trigger: called on the GPIO backend's thread; must not block --------------------------
 
@@ -148,36 +189,50 @@ class Pipeline:
         self._status.note_trigger(trigger.at)
         if self._stopping.is_set():
             return
-        self._quiet.clear()
+        with self._settled:
+            self._unsettled_triggers += 1
         try:
             self._triggers.put_nowait(trigger)
         except queue.Full:
+            self._settle(1)
             self._status.count("triggers_dropped")
 
     # --- 2. burst: the capture worker -------------------------------------------------------------
 
     def _capture_loop(self) -> None:
         while not self._stopping.is_set():
-            if self._triggers.empty():
-                self._quiet.set()
             trigger = self._triggers.get()  # blocks: an armed trap sleeps here
-            self._quiet.clear()
-            if isinstance(trigger, _Stop) or self._stopping.is_set():
+            if isinstance(trigger, _Stop):
                 break
-            self._capture_event(trigger)
-        self._frames.put(_STOP)
+            if self._stopping.is_set():
+                self._settle(1)
+                break
+            next_trigger: Trigger | None = trigger
+            while next_trigger is not None:
+                # An event closed at max_frames while the PIR is still high continues as a new event.
+                next_trigger = self._capture_event(next_trigger)
+        # Triggers still queued at shutdown will never be captured: settle them so no one waits.
+        while True:
+            try:
+                leftover = self._triggers.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(leftover, _Stop):
+                self._settle(1)
 
-    def _capture_event(self, first: Trigger) -> None:
+    def _capture_event(self, first: Trigger) -> Trigger | None:
+        """Capture one event; returns a trigger for a follow-on event if the PIR is still high at max_frames."""
         record = EventRecord(new_event_id(first.at), first.at, [first])
+        accepted = 1 if first.source != "pir-still-high" else 0
         self._status.set_state("capturing")
         if self._status_led is not None:
             self._status_led.show_capturing(True)
-        if not self._warm:
-            self._camera.start()
         frames_in_event = 0
         end_reason: EndReason = "quiet"
         trigger = first
         try:
+            if not self._warm:
+                self._start_cold_camera(record.event_id)
             for burst in itertools.count():
                 frames_in_event = self._capture_burst(record.event_id, trigger, burst, frames_in_event)
                 if self._stopping.is_set():
@@ -189,29 +244,50 @@ class Pipeline:
                 try:
                     next_trigger = self._triggers.get(timeout=self._config.event.gap_s)
                 except queue.Empty:
-                    break  # quiet for gap_s: the event is over
-                if isinstance(next_trigger, _Stop):
-                    end_reason = "shutdown"
-                    break
+                    if not self._motion_held():
+                        break  # quiet for gap_s: the event is over
+                    next_trigger = Trigger(Instant.now(), "pir-still-high")
+                else:
+                    if isinstance(next_trigger, _Stop):
+                        end_reason = "shutdown"
+                        break
+                    accepted += 1
                 record.triggers.append(next_trigger)
                 trigger = next_trigger
         finally:
             if not self._warm:
-                self._camera.stop()
+                with contextlib.suppress(DeviceError):
+                    self._camera.stop()
             if self._status_led is not None:
                 self._status_led.show_capturing(False)
             if not self._stopping.is_set():
                 self._status.set_state("armed")
-        record.end_reason = end_reason
-        self._frames.put(_EventClosed(record))
+            record.end_reason = end_reason
+            # Always close the event, even on failure, so frames already captured get stored.
+            self._put(self._frames, _EventClosed(record))
+            self._settle(accepted)
+        if end_reason == "max_frames" and not self._stopping.is_set() and self._motion_held():
+            return Trigger(Instant.now(), "pir-still-high")
+        return None
+
+    def _motion_held(self) -> bool:
+        return self._motion_still_active is not None and self._motion_still_active()
+
+    def _start_cold_camera(self, event_id: str) -> None:
+        try:
+            self._camera.start()
+        except DeviceError as exc:
+            # The burst's captures will fail and be counted too; the event (its triggers) is still recorded.
+            self._status.count("camera_errors")
+            log.warning("event %s: camera did not start: %s", event_id, exc)
 
     def _capture_burst(self, event_id: str, trigger: Trigger, burst: int, index: int) -> int:
         """Capture one burst (plus any pre-trigger frames); returns the event's next frame index."""
         if self._pretrigger is not None:
-            self._pretrigger.pause()
-            for early in self._pretrigger.take_before(trigger.at.monotonic_ns):
-                index = self._hand_on(early, event_id, trigger, burst, index, pretrigger=True)
-        lit = self._illuminator is not None and self._illuminator.needed(self._camera.scene_lux)
+            for held in self._pretrigger.pause_and_drain():
+                pretrigger = held.exposure_start_ns < trigger.at.monotonic_ns
+                index = self._hand_on(held, event_id, trigger, burst, index, pretrigger=pretrigger)
+        lit = self._illuminator is not None and self._illuminator.needed(self._read_scene_lux)
         if lit:
             assert self._illuminator is not None
             self._illuminator.on()
@@ -239,6 +315,14 @@ class Pipeline:
                 self._pretrigger.resume()
         return index
 
+    def _read_scene_lux(self) -> float | None:
+        try:
+            with self._camera_lock:
+                return self._camera.scene_lux()
+        except DeviceError as exc:
+            log.warning("cannot read scene light, treating it as dark: %s", exc)
+            return None
+
     def _hand_on(
         self, captured: CameraFrame, event_id: str, trigger: Trigger, burst: int, index: int, *, pretrigger: bool
     ) -> int:
@@ -257,7 +341,7 @@ class Pipeline:
         if self._frames.full():
             log.warning("capture is waiting: %d frames in flight (pipeline.max_frames_in_flight); "
                         "storage is not keeping up", self._frames.qsize())
-        self._frames.put(frame)
+        self._put(self._frames, frame)
         return index + 1
 
     # --- 3 and 4. detect and decide: the detect worker ----------------------------------------------
@@ -272,7 +356,6 @@ class Pipeline:
                 self._decide(item.record, scored.pop(item.record.event_id, []))
                 continue
             scored.setdefault(item.event_id, []).append((item, self._detect(item)))
-        self._events.put(_STOP)
 
     def _detect(self, frame: Frame) -> DetectionResult:
         if frame.camera.lores is None:
@@ -283,14 +366,14 @@ class Pipeline:
             return DetectionResult("unfiltered", reason=f"detector backlog ({waiting} frames waiting)")
         started_ns = time.perf_counter_ns()
         try:
-            result = self._detector.detect(frame)
+            result = _checked(self._detector.detect(frame))
+            if not result.latency_ms:
+                result = replace(result, latency_ms=(time.perf_counter_ns() - started_ns) / 1e6)
         except Exception as exc:
             self._status.count("detector_errors")
             log.warning("event %s frame %d: detector failed, frame kept: %s: %s",
                         frame.event_id, frame.index, type(exc).__name__, exc)
             return DetectionResult("error", reason=f"{type(exc).__name__}: {exc}")
-        if not result.latency_ms:
-            result = replace(result, latency_ms=(time.perf_counter_ns() - started_ns) / 1e6)
         return result
 
     def _decide(self, record: EventRecord, scored: list[tuple[Frame, DetectionResult]]) -> None:
@@ -301,7 +384,7 @@ class Pipeline:
             record.decisions, record.decision = decide_event(record.results, self._config.decision)
         else:
             record.decisions, record.decision = [], EventDecision(False, "no frames captured (camera errors)")
-        self._events.put(record)
+        self._put(self._events, record)
 
     # --- 5. store: the store worker -------------------------------------------------------------------
 
@@ -310,13 +393,8 @@ class Pipeline:
             record = self._events.get()
             if isinstance(record, _Stop):
                 break
-            try:
-                stored = self._store.write(record)
-            except OSError as exc:
-                self._status.count("storage_errors")
-                self._status.warn(f"event {record.event_id} could not be stored: {exc.strerror or exc}")
-                log.error("event %s could not be stored (%d frames lost): %s",
-                          record.event_id, len(record.frames), exc)
+            stored = self._write_with_retries(record)
+            if stored is None:
                 continue
             self._status.count("frames_kept", stored.kept)
             self._status.count("frames_discarded", stored.discarded)
@@ -328,16 +406,59 @@ class Pipeline:
             if self._on_event_stored is not None:
                 self._on_event_stored(record, stored)
 
-    # --- a worker that dies is a bug: say so and stop the daemon -------------------------------------
+    def _write_with_retries(self, record: EventRecord) -> StoredEvent | None:
+        for attempt, delay_s in enumerate((*STORE_RETRY_DELAYS_S, None), start=1):
+            try:
+                return self._store.write(record)
+            except OSError as exc:
+                if delay_s is None:
+                    self._status.count("storage_errors")
+                    self._status.warn(f"event {record.event_id} could not be stored: {exc.strerror or exc}")
+                    log.error("event %s could not be stored after %d attempts (%d frames lost): %s",
+                              record.event_id, attempt, len(record.frames), exc)
+                    return None
+                log.warning("event %s: write failed (%s); retrying in %.1f s", record.event_id,
+                            exc.strerror or exc, delay_s)
+                time.sleep(delay_s)  # a stop must not cut the retries short: the frames are in memory
+        return None
 
-    def _run_worker(self, loop: Callable[[], None]) -> None:
+    # --- plumbing --------------------------------------------------------------------------------------
+
+    def _put(self, destination: queue.Queue[_Item], item: _Item) -> None:
+        """Put, blocking while the consumer is busy; give up only if a worker has died."""
+        while True:
+            try:
+                destination.put(item, timeout=_BACKPRESSURE_CHECK_S)
+                return
+            except queue.Full:
+                if self.failure is not None:
+                    log.error("dropping %s: the pipeline has failed and nothing consumes it", type(item).__name__)
+                    return
+
+    def _run_worker(self, loop: Callable[[], None], downstream: queue.Queue[Any] | None) -> None:
+        """Run a worker loop; however it ends, tell the next worker to finish too."""
         try:
             loop()
         except BaseException as exc:
             self.failure = exc
             self._stopping.set()
-            self._quiet.set()  # release anyone waiting for the pipeline to settle
+            self.cancel_waits()
             log.critical("pipeline worker %s failed; trapd is stopping", threading.current_thread().name,
                          exc_info=exc)
             if self._on_failure is not None:
                 self._on_failure(exc)
+        finally:
+            if downstream is not None:
+                self._put(downstream, _STOP)
+
+
+def _checked(result: DetectionResult) -> DetectionResult:
+    """Reject a malformed detector result, so it is flagged instead of breaking the decision step."""
+    if not isinstance(result, DetectionResult):
+        raise TypeError(f"detector returned {type(result).__name__}, not DetectionResult")
+    for detection in result.detections:
+        if detection.category not in CATEGORIES:
+            raise ValueError(f"detector returned unknown category {detection.category!r}")
+        if not 0.0 <= detection.score <= 1.0:
+            raise ValueError(f"detector returned score {detection.score} outside 0..1")
+    return result

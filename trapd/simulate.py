@@ -7,7 +7,6 @@ a Pi (edge callback, hold-off, queue); the camera replays a folder of JPEGs or d
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,11 @@ def default_interval_s(config: TrapdConfig) -> float:
     return max(config.pir.holdoff_s, config.event.gap_s + burst_s) + 0.5
 
 
+def simulation_daemon(config: TrapdConfig) -> Daemon:
+    """The daemon with a mock-pin PIR; give ``config`` a fake camera (see :func:`with_fake_camera`)."""
+    return Daemon(config, pin_factory=MockFactory())
+
+
 @dataclass
 class SimulationReport:
     triggers: int
@@ -71,19 +75,20 @@ class SimulationReport:
         }
 
 
-def simulate(
-    config: TrapdConfig, triggers: int, interval_s: float, *, stop: threading.Event | None = None
-) -> SimulationReport:
+def simulate(config: TrapdConfig, triggers: int, interval_s: float, *, daemon: Daemon | None = None,
+             ) -> SimulationReport:
     """Fire ``triggers`` PIR edges ``interval_s`` apart; return once every event is stored.
 
-    Setting ``stop`` (the CLI does on SIGINT/SIGTERM) fires no more triggers and stores what was captured.
+    ``daemon.request_stop()`` (the CLI calls it on SIGINT/SIGTERM) fires no more triggers and
+    stores what was captured.
     """
     event_dirs: list[str] = []
 
     def remember(_record: EventRecord, stored: StoredEvent) -> None:
         event_dirs.append(str(stored.directory))
 
-    daemon = Daemon(config, pin_factory=MockFactory(), on_event_stored=remember, stop_requested=stop)
+    daemon = daemon or simulation_daemon(config)
+    daemon.on_event_stored = remember
     daemon.start()
     try:
         for number in range(triggers):
@@ -91,7 +96,8 @@ def simulate(
                 break  # SIGINT/SIGTERM or a pipeline failure: stop firing
             log.info("simulate: trigger %d of %d", number + 1, triggers)
             daemon.fire_trigger()
-        # Let the last event end on its own (quiet for event.gap_s) rather than by shutdown.
+        # Let the last event end on its own (quiet for event.gap_s) rather than by shutdown;
+        # a signal or a failure cancels the wait.
         daemon.pipeline.wait_until_quiet()
     finally:
         daemon.stop()

@@ -46,14 +46,18 @@ def resize_rgb(rgb: RGBImage, size: tuple[int, int]) -> RGBImage:
 def yuv420_to_rgb(yuv: np.ndarray, width: int, height: int) -> RGBImage:
     """Convert picamera2's planar YUV420 array, shaped (height * 3 / 2, stride), to RGB.
 
-    The U and V planes each hold (height / 2) rows of (stride / 2) bytes, packed two to a row
-    of the array. picamera2 configures full-range BT.601 (sYCC), as JPEG uses.
+    The buffer holds the Y plane (height rows of ``stride`` bytes), then the U and V planes,
+    each (height / 2) rows of (stride / 2) bytes. They are sliced from the flat buffer because
+    a chroma plane does not fill whole rows of the array when height is not a multiple of 4
+    (e.g. 480x270). picamera2 configures full-range BT.601 (sYCC), as JPEG uses.
     """
     stride = yuv.shape[1]
-    y = yuv[:height, :width].astype(np.float32)
-    chroma_rows = height // 4
-    u = yuv[height : height + chroma_rows].reshape(height // 2, stride // 2)[:, : width // 2]
-    v = yuv[height + chroma_rows : height + 2 * chroma_rows].reshape(height // 2, stride // 2)[:, : width // 2]
+    flat = yuv.reshape(-1)
+    chroma_size = (height // 2) * (stride // 2)
+    y_end = height * stride
+    y = flat[:y_end].reshape(height, stride)[:, :width].astype(np.float32)
+    u = flat[y_end : y_end + chroma_size].reshape(height // 2, stride // 2)[:, : width // 2]
+    v = flat[y_end + chroma_size : y_end + 2 * chroma_size].reshape(height // 2, stride // 2)[:, : width // 2]
     u = np.repeat(np.repeat(u.astype(np.float32) - 128.0, 2, axis=0), 2, axis=1)[:height, :width]
     v = np.repeat(np.repeat(v.astype(np.float32) - 128.0, 2, axis=0), 2, axis=1)[:height, :width]
     rgb = np.stack((y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u), axis=-1)

@@ -6,19 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from gpiozero import DigitalOutputDevice
-from gpiozero.exc import GPIOPinInUse, GPIOZeroError
 
 from trapd.config import IlluminatorConfig, StatusLedConfig
-from trapd.errors import DeviceError
+from trapd.hardware.gpio import open_gpio_device
 
 
 def _open_output(role: str, pin: int | str, active_high: bool, pin_factory: Any) -> Any:
-    try:
-        return DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
-    except GPIOPinInUse:
-        raise DeviceError(f"{role} pin {pin} is already in use; choose another {role}.pin") from None
-    except (GPIOZeroError, OSError) as exc:
-        raise DeviceError(f"{role} pin {pin} cannot be opened: {exc}") from None
+    return open_gpio_device(
+        f"{role}.pin",
+        pin,
+        lambda: DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory),
+    )
 
 
 class Illuminator:

@@ -12,6 +12,8 @@ for a frame whose exposure began after the call and always releases the request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from trapd.config import Picamera2Config
@@ -31,12 +33,14 @@ def load_picamera2() -> Any:
     """The Picamera2 class, or a :class:`DeviceError` saying how to get it."""
     try:
         from picamera2 import Picamera2
-    except ImportError as exc:
-        raise DeviceError(f"picamera2 cannot be imported ({exc}); {INSTALL_HINT}") from None
+    except Exception as exc:
+        raise DeviceError(f"picamera2 cannot be imported ({type(exc).__name__}: {exc}); {INSTALL_HINT}") from None
     return Picamera2
 
 
 class Picamera2Camera:
+    """Every picamera2 call that can fail raises :class:`DeviceError`, never libcamera's own errors."""
+
     def __init__(self, config: Picamera2Config) -> None:
         picamera2_class = load_picamera2()
         try:
@@ -67,27 +71,37 @@ class Picamera2Camera:
             raise DeviceError(f"camera {config.camera_num} rejected the configuration: {exc}") from None
         self._lores_size: tuple[int, int] = tuple(streams["lores"]["size"])
         self.model = str(self._camera.camera_properties.get("Model", "picamera2"))
+        self._timeout_s = config.capture_timeout_s
         self._started = False
         self._closed = False
 
     def start(self) -> None:
         if not self._started:
-            self._camera.start()
+            with _as_device_error("camera did not start"):
+                self._camera.start()
             self._started = True
 
     def stop(self) -> None:
         if self._started:
-            self._camera.stop()
             self._started = False
+            with _as_device_error("camera did not stop"):
+                self._camera.stop()
 
     def capture(self) -> CameraFrame:
-        try:
-            with self._camera.captured_request(flush=True) as request:
-                main = request.make_array("main")
-                lores_yuv = request.make_array("lores")
-                raw_metadata = request.get_metadata()
-        except RuntimeError as exc:
-            raise DeviceError(f"camera capture failed: {exc}") from None
+        # flush=True: a frame whose exposure began after this call, not one already queued.
+        # A timeout, because a loose ribbon cable otherwise blocks the capture worker forever.
+        with _as_device_error("camera capture failed"):
+            try:
+                with self._camera.captured_request(wait=self._timeout_s, flush=True) as request:
+                    main = request.make_array("main")
+                    lores_yuv = request.make_array("lores")
+                    raw_metadata = request.get_metadata()
+            except TimeoutError:
+                self._camera.cancel_all_and_flush()
+                raise DeviceError(
+                    f"camera gave no frame within {self._timeout_s:g} s (camera.capture_timeout_s); "
+                    "check the ribbon cable"
+                ) from None
         width, height = self._lores_size
         metadata: dict[str, MetadataValue] = {key: _plain(raw_metadata.get(key)) for key in METADATA_KEYS}
         return CameraFrame(main, yuv420_to_rgb(lores_yuv, width, height), metadata, self.model)
@@ -95,15 +109,28 @@ class Picamera2Camera:
     def scene_lux(self) -> float | None:
         if not self._started:
             return None
-        lux = self._camera.capture_metadata().get("Lux")
+        with _as_device_error("camera metadata could not be read"):
+            lux = self._camera.capture_metadata(wait=self._timeout_s).get("Lux")
         return float(lux) if lux is not None else None
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self.stop()
-        self._camera.close()
+        try:
+            self.stop()
+        finally:
+            with _as_device_error("camera did not close"):
+                self._camera.close()
+
+
+@contextmanager
+def _as_device_error(what: str) -> Iterator[None]:
+    """libcamera reports failures as RuntimeError (and waits as TimeoutError); say them as DeviceError."""
+    try:
+        yield
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        raise DeviceError(f"{what}: {exc}") from None
 
 
 def _plain(value: Any) -> MetadataValue:

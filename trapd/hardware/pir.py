@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 from gpiozero import DigitalInputDevice
-from gpiozero.exc import BadPinFactory, GPIOPinInUse, GPIOZeroError, PinFactoryFallback, PinInvalidPin
 from gpiozero.pins.mock import MockPin
 
 from trapd.config import PirConfig
-from trapd.errors import ConfigError, ControlError, DeviceError
+from trapd.errors import ControlError
 from trapd.frames import Trigger, TriggerSource
+from trapd.hardware.gpio import open_gpio_device
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
@@ -120,35 +119,14 @@ class PirSensor:
 def open_input_pin(config: PirConfig, pin_factory: Any) -> Any:
     """Open the PIR pin, turning gpiozero's failures into sentences."""
     pull_up = _PULL_UP[config.pull]
-    try:
-        with warnings.catch_warnings():
-            # gpiozero warns once per backend it tries; the error below says what matters.
-            warnings.simplefilter("ignore", PinFactoryFallback)
-            return DigitalInputDevice(
-                config.pin,
-                pull_up=pull_up,
-                active_state=config.active_high if pull_up is None else None,
-                bounce_time=config.bounce_ms / 1000 if config.bounce_ms else None,
-                pin_factory=pin_factory,
-            )
-    except GPIOPinInUse:
-        raise DeviceError(
-            f"PIR pin {config.pin} is already in use; stop the program holding it or choose another pir.pin"
-        ) from None
-    except PinInvalidPin as exc:
-        raise ConfigError(f"pir.pin = {config.pin!r}: {exc}; use a BCM number such as 17") from None
-    except BadPinFactory:
-        raise DeviceError(
-            "no GPIO found (no gpiozero pin factory loads); on a Pi install python3-lgpio, "
-            "elsewhere use `--fake` or GPIOZERO_PIN_FACTORY=mock"
-        ) from None
-    except (GPIOZeroError, OSError) as exc:
-        raise DeviceError(f"PIR pin {config.pin} cannot be opened: {exc}") from None
-    except Exception as exc:
-        # lgpio raises its own `lgpio.error` ("GPIO busy") when another process holds the line.
-        if type(exc).__module__.split(".")[0] in _GPIO_BACKENDS:
-            raise DeviceError(f"PIR pin {config.pin} cannot be opened: {exc}; is another program using it?") from None
-        raise
-
-
-_GPIO_BACKENDS = frozenset({"lgpio", "RPi", "pigpio"})
+    return open_gpio_device(
+        "pir.pin",
+        config.pin,
+        lambda: DigitalInputDevice(
+            config.pin,
+            pull_up=pull_up,
+            active_state=config.active_high if pull_up is None else None,
+            bounce_time=config.bounce_ms / 1000 if config.bounce_ms else None,
+            pin_factory=pin_factory,
+        ),
+    )

@@ -36,19 +36,22 @@ class PretriggerBuffer:
         self._filling.set()
         self._thread.start()
 
-    def pause(self) -> None:
-        """Stop filling (a burst owns the camera now); frames already held stay."""
-        self._filling.clear()
+    def pause_and_drain(self) -> list[CameraFrame]:
+        """Stop filling (a burst owns the camera now) and hand over every frame held, oldest first.
+
+        Taken under the camera lock, so a capture in progress finishes and lands in the ring
+        first: no frame is lost between the buffer and the burst, and none is left behind to
+        turn up, stale, in a later event.
+        """
+        with self._camera_lock:
+            self._filling.clear()
+            with self._ring_lock:
+                held = list(self._ring)
+                self._ring.clear()
+        return held
 
     def resume(self) -> None:
         self._filling.set()
-
-    def take_before(self, monotonic_ns: int) -> list[CameraFrame]:
-        """Remove and return the held frames whose exposure began before ``monotonic_ns``."""
-        with self._ring_lock:
-            taken = [f for f in self._ring if f.exposure_start_ns < monotonic_ns]
-            self._ring.clear()
-        return taken
 
     def close(self) -> None:
         self._closed.set()
@@ -69,8 +72,7 @@ class PretriggerBuffer:
                 except DeviceError as exc:
                     self.errors += 1
                     log.warning("pre-trigger buffer: %s", exc)
-                    frame = None
-            if frame is not None:
-                with self._ring_lock:
-                    self._ring.append(frame)
+                else:
+                    with self._ring_lock:
+                        self._ring.append(frame)
             self._closed.wait(self._interval_s)

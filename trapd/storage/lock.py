@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from trapd.errors import StorageBusyError
+from trapd.errors import StorageBusyError, StorageError
 
 
 class StorageLock:
@@ -15,7 +15,13 @@ class StorageLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StorageError(
+                f"lock file {self._path} cannot be opened ({exc.strerror or exc}); "
+                "is the storage owned by another user?"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
