@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 from trapd.frames import CameraFrame, MetadataValue, RGBImage
@@ -34,6 +35,31 @@ class Camera(Protocol):
     def close(self) -> None:
         """Release the camera. Safe to call twice."""
         ...
+
+
+class FakeCamera:
+    """What the fake cameras share: no hardware to start or stop, and a thread-safe frame counter."""
+
+    model = "fake"
+
+    def __init__(self) -> None:
+        self._frames_served = 0
+        self._counter_lock = threading.Lock()
+
+    def _next_index(self) -> int:
+        with self._counter_lock:
+            index = self._frames_served
+            self._frames_served += 1
+        return index
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def simulated_metadata(

@@ -8,13 +8,12 @@ served, with its bytes and the reason, so the pipeline keeps and flags it like a
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 
 from trapd.errors import InputError
 from trapd.frames import CameraFrame
-from trapd.hardware.camera import simulated_metadata
+from trapd.hardware.camera import FakeCamera, simulated_metadata
 from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
 
 log = logging.getLogger(__name__)
@@ -43,12 +42,11 @@ def list_jpegs(images_dir: Path) -> list[Path]:
     return jpegs
 
 
-class ReplayCamera:
+class ReplayCamera(FakeCamera):
     def __init__(self, images_dir: Path, lores_size: tuple[int, int], model: str = "replay") -> None:
+        super().__init__()
         self._files = list_jpegs(images_dir)
         self._lores_size = lores_size
-        self._next = 0
-        self._lock = threading.Lock()
         self._last_lux: float | None = None
         self.model = model
 
@@ -56,17 +54,9 @@ class ReplayCamera:
     def files(self) -> list[Path]:
         return list(self._files)
 
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
     def capture(self) -> CameraFrame:
         called_ns = time.monotonic_ns()
-        with self._lock:
-            path = self._files[self._next % len(self._files)]
-            self._next += 1
+        path = self._files[self._next_index() % len(self._files)]
         error: str | None = None
         try:
             data = path.read_bytes()
@@ -88,6 +78,3 @@ class ReplayCamera:
     def scene_lux(self) -> float | None:
         # The scene is whatever photo was served last, as a warm camera's last frame would be.
         return self._last_lux
-
-    def close(self) -> None:
-        pass

@@ -5,23 +5,21 @@ For laptops and tests with no photos at hand. Deterministic for a given seed.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 
 from trapd.frames import CameraFrame
-from trapd.hardware.camera import simulated_metadata
+from trapd.hardware.camera import FakeCamera, simulated_metadata
 from trapd.hardware.imaging import resize_rgb
 
 
-class SyntheticCamera:
+class SyntheticCamera(FakeCamera):
     def __init__(self, main_size: tuple[int, int], lores_size: tuple[int, int], seed: int = 0) -> None:
+        super().__init__()
         self.model = "synthetic"
         self._main_size = main_size
         self._lores_size = lores_size
-        self._frame = 0
-        self._lock = threading.Lock()
         width, height = main_size
         rng = np.random.default_rng(seed)
         # Ground and sky gradient with grain, built once: frames only move the subject.
@@ -30,17 +28,9 @@ class SyntheticCamera:
         grain = rng.normal(0.0, 6.0, size=(height, width, 1)).astype(np.float32)
         self._background = np.clip(rows * tint + grain, 0, 255).astype(np.uint8)
 
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
     def capture(self) -> CameraFrame:
         called_ns = time.monotonic_ns()
-        with self._lock:
-            index = self._frame
-            self._frame += 1
+        index = self._next_index()
         main = self._background.copy()
         width, height = self._main_size
         # A dark "animal" walking left to right across the lower half.
@@ -56,6 +46,3 @@ class SyntheticCamera:
 
     def scene_lux(self) -> float | None:
         return 300.0
-
-    def close(self) -> None:
-        pass
