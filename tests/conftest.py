@@ -53,10 +53,11 @@ def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
         "camera": {"type": "synthetic", "main_size": [160, 120], "lores_size": [80, 60]},
         "burst": {"frames": 3, "interval_s": 0.01},
         "event": {"gap_s": 0.2},
+        "detector": {"type": "none"},
         "storage": {"root": str(root)},
     }
     for name, values in sections.items():
-        if name == "camera" and "type" in values:
+        if name in ("camera", "detector") and "type" in values:
             data[name] = dict(values)
         else:
             data[name] = {**data.get(name, {}), **values}

@@ -31,6 +31,8 @@ Pixels = Annotated[int, Field(ge=16, le=16384, strict=True)]
 # YAML gives lists; accept them for the two-element sizes (strict mode would demand tuples).
 Resolution = Annotated[tuple[Pixels, Pixels], Field(strict=False)]
 PathSetting = Annotated[Path, Field(strict=False)]
+TileCount = Annotated[int, Field(ge=1, le=8, strict=True)]
+TileGrid = Annotated[tuple[TileCount, TileCount], Field(strict=False)]
 
 
 class Section(BaseModel):
@@ -121,7 +123,7 @@ class CameraCommon(Section):
 
 
 class Picamera2Config(CameraCommon):
-    type: Literal["picamera2"] = "picamera2"
+    type: Literal["picamera2"] = Field("picamera2", description="A Raspberry Pi camera, through picamera2.")
     camera_num: int = Field(0, ge=0, le=7, description="Index as listed by `rpicam-hello --list-cameras`.")
     main_size: Resolution = Field(
         (2028, 1520), description="Width, height of the full-resolution stream that is stored."
@@ -132,12 +134,12 @@ class Picamera2Config(CameraCommon):
 
 
 class ReplayCameraConfig(CameraCommon):
-    type: Literal["replay"]
+    type: Literal["replay"] = Field(description="A folder of JPEGs served as camera frames.")
     images_dir: PathSetting = Field(description="Folder of JPEGs served in name order, cycling.")
 
 
 class SyntheticCameraConfig(CameraCommon):
-    type: Literal["synthetic"]
+    type: Literal["synthetic"] = Field(description="Generated frames, for machines with no photos at hand.")
     main_size: Resolution = Field((1280, 960), description="Width, height of the generated frames.")
     seed: int = Field(0, ge=0, description="Seed of the generated scenes, for repeatable runs.")
 
@@ -179,11 +181,35 @@ class StatusLedConfig(Section):
     active_high: bool = Field(True, description="True if driving the pin high lights the LED.")
 
 
-class DetectorConfig(Section):
-    type: Literal["none"] = Field(
-        "none",
-        description="none: keep every frame, marked 'unfiltered' (the TFLite detector is another type).",
+class NoDetectorConfig(Section):
+    type: Literal["none"] = Field(description="Keep every frame, marked 'unfiltered'.")
+
+
+class TfliteDetectorConfig(Section):
+    type: Literal["tflite"] = Field("tflite", description="An on-device TFLite model described by a model card.")
+    model: str = Field(
+        "ssd-mobilenet-v1-coco", description="Model card name, found on the model search path ($TRAPD_MODELS_DIR, ...)."
     )
+    required: bool = Field(
+        False,
+        description="true: refuse to start without a working model; false: run fail-open "
+        "(keep every frame, marked 'unfiltered', and warn).",
+    )
+    num_threads: int = Field(2, ge=1, le=8, description="Interpreter threads.")
+    tiles: TileGrid = Field(
+        (2, 2), description="Columns, rows of full-resolution tiles scored besides the whole frame; [1, 1]: none."
+    )
+    tile_overlap: float = Field(0.2, ge=0.0, le=0.5, description="Fraction by which neighbouring tiles overlap.")
+    max_invocations_per_frame: int = Field(
+        8, ge=1, le=64, description="Budget of model invocations per frame (whole frame first, then tiles)."
+    )
+    min_score: float = Field(0.1, ge=0.0, le=1.0, description="Detections below this score are not recorded.")
+    classifier: str | None = Field(
+        None, description="Optional classifier card name for a second opinion on frames the detector is unsure of."
+    )
+
+
+DetectorConfig = Annotated[NoDetectorConfig | TfliteDetectorConfig, Field(discriminator="type")]
 
 
 class CategoryThresholds(Section):
@@ -199,6 +225,10 @@ class DecisionConfig(Section):
     )
     event_level: bool = Field(
         True, description="Keep every frame of an event in which any frame is a confident detection."
+    )
+    second_opinion_threshold: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="A classifier's animal probability at or above this keeps a frame the detector was unsure of.",
     )
 
 
@@ -235,7 +265,7 @@ class TrapdConfig(Section):
     event: EventConfig = Field(default_factory=EventConfig)
     illuminator: IlluminatorConfig = Field(default_factory=IlluminatorConfig)
     status_led: StatusLedConfig = Field(default_factory=StatusLedConfig)
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detector: DetectorConfig = Field(default_factory=TfliteDetectorConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
@@ -244,11 +274,14 @@ class TrapdConfig(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _camera_type_defaults_to_picamera2(cls, data: Any) -> Any:
-        # A section that only tunes the Pi camera need not say `type: picamera2`.
-        camera = data.get("camera") if isinstance(data, dict) else None
-        if isinstance(camera, dict) and "type" not in camera:
-            data = {**data, "camera": {"type": "picamera2", **camera}}
+    def _default_types(cls, data: Any) -> Any:
+        # A section that only tunes the default backend need not name it (`type: picamera2`, `type: tflite`).
+        if not isinstance(data, dict):
+            return data
+        for section, default_type in (("camera", "picamera2"), ("detector", "tflite")):
+            values = data.get(section)
+            if isinstance(values, dict) and "type" not in values:
+                data = {**data, section: {"type": default_type, **values}}
         return data
 
     @model_validator(mode="after")
@@ -369,7 +402,7 @@ def _data_path(root: yaml.Node | None, loc: tuple[int | str, ...]) -> list[int |
     return path
 
 
-_UNION_TAGS = frozenset({"picamera2", "replay", "synthetic", "int", "str"})
+_UNION_TAGS = frozenset({"picamera2", "replay", "synthetic", "none", "tflite", "int", "str"})
 
 
 def _line_of(root: yaml.Node | None, path: list[int | str]) -> int | None:

@@ -85,8 +85,10 @@ class Daemon:
 
             camera = self._camera if self._camera is not None else open_camera(config.camera)
             resources.callback(camera.close)
-            detector = self._detector if self._detector is not None else build_detector(config.detector)
+            detector = self._detector if self._detector is not None else build_detector(config)
             resources.callback(detector.close)
+            if detector.info.degraded:
+                self.status.warn(detector.info.degraded)
             illuminator = Illuminator(config.illuminator, pin_factory=self._pin_factory)
             resources.callback(illuminator.close)
             status_led = StatusLed(config.status_led, pin_factory=self._pin_factory)

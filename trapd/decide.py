@@ -6,8 +6,9 @@ Separate from detection so the policy is testable with scripted scores. The rule
    and flagged. An error is never "empty".
 2. A detection at or above its category's threshold keeps the frame (``confident``).
 3. One within ``unsure_margin`` below the threshold keeps it too, as unsure.
-4. Anything else is discarded, with the best score it had.
-5. With ``event_level``, a confident frame keeps every frame of its event: the animal that
+4. So does a classifier's second opinion at or above ``second_opinion_threshold``.
+5. Anything else is discarded, with the best score it had.
+6. With ``event_level``, a confident frame keeps every frame of its event: the animal that
    triggered the burst is usually in the frames the detector missed too.
 """
 
@@ -40,17 +41,23 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
         return FrameDecision(True, f"kept, detection failed: {result.reason}", flags=("detector_error",))
     if result.status == "unfiltered":
         return FrameDecision(True, f"kept unfiltered: {result.reason}", flags=("unfiltered",))
-    if not result.detections:
+    best = max(result.detections, key=lambda d: d.score - _threshold(d, policy), default=None)
+    if best is not None:
+        threshold = _threshold(best, policy)
+        if best.score >= threshold:
+            return FrameDecision(True, f"{_describe(best)} >= {threshold:.2f}", confident=True)
+        if best.score >= threshold - policy.unsure_margin:
+            return FrameDecision(
+                True, f"unsure: {_describe(best)} within {policy.unsure_margin:.2f} of {threshold:.2f}"
+            )
+    opinion = result.second_opinion
+    animal = opinion.scores.get("animal", 0.0) if opinion is not None else 0.0
+    if opinion is not None and animal >= policy.second_opinion_threshold:
+        return FrameDecision(True, f"second opinion: {opinion.model} says animal ({opinion.labels.get('animal')}) "
+                                   f"{animal:.2f} >= {policy.second_opinion_threshold:.2f}")
+    if best is None:
         return FrameDecision(False, "no detections")
-    best = max(result.detections, key=lambda d: d.score - _threshold(d, policy))
-    threshold = _threshold(best, policy)
-    if best.score >= threshold:
-        return FrameDecision(True, f"{_describe(best)} >= {threshold:.2f}", confident=True)
-    if best.score >= threshold - policy.unsure_margin:
-        return FrameDecision(
-            True, f"unsure: {_describe(best)} within {policy.unsure_margin:.2f} of {threshold:.2f}"
-        )
-    return FrameDecision(False, f"best {_describe(best)} < {threshold - policy.unsure_margin:.2f}")
+    return FrameDecision(False, f"best {_describe(best)} < {_threshold(best, policy) - policy.unsure_margin:.2f}")
 
 
 def decide_event(

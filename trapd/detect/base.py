@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from trapd.frames import Frame
@@ -30,12 +30,27 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
+class SecondOpinion:
+    """A classifier's view of the whole frame: probability mass per category, and its top label."""
+
+    model: str
+    scores: dict[Category, float]
+    labels: dict[Category, str]
+
+    def as_json(self) -> dict[str, object]:
+        return {"model": self.model, "scores": {k: round(v, 4) for k, v in self.scores.items()},
+                "labels": self.labels}
+
+
+@dataclass(frozen=True, slots=True)
 class DetectionResult:
     status: DetectionStatus
     detections: tuple[Detection, ...] = ()
     reason: str = ""
     latency_ms: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
+    second_opinion: SecondOpinion | None = None
+    #: How many model invocations the frame cost.
+    invocations: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,8 @@ class DetectorInfo:
     name: str
     version: str = ""
     sha256: str | None = None
+    #: Why the configured detector is not running (the trap runs fail-open), or None.
+    degraded: str | None = None
 
 
 class Detector(Protocol):

@@ -1,4 +1,8 @@
-"""The stand-in detector (``detector.type: none``): looks at nothing, so every frame is unfiltered."""
+"""A detector that looks at nothing: every frame is kept, marked unfiltered.
+
+Used for ``detector.type: none``, and in place of a model that is missing or broken when
+``detector.required`` is false (fail-open: the trap goes on capturing and keeps everything).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ from trapd.frames import Frame
 
 
 class PassthroughDetector:
-    info = DetectorInfo(name="none", version="")
+    def __init__(self, info: DetectorInfo | None = None,
+                 reason: str = "no detector configured (detector.type: none)") -> None:
+        self.info = info or DetectorInfo(name="none")
+        self._reason = reason
 
     def detect(self, frame: Frame) -> DetectionResult:
-        return DetectionResult(status="unfiltered", reason="no detector configured (detector.type: none)")
+        return DetectionResult(status="unfiltered", reason=self._reason)
 
     def close(self) -> None:
         pass

@@ -143,6 +143,8 @@ class EventStore:
                     "detector_reason": result.reason,
                     "detector_latency_ms": round(result.latency_ms, 3),
                     "detections": [d.as_json() for d in result.detections],
+                    "second_opinion": result.second_opinion.as_json() if result.second_opinion else None,
+                    "invocations": result.invocations,
                 }
             )
         last = record.frames[-1].captured if record.frames else record.opened

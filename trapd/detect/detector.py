@@ -1,0 +1,151 @@
+"""The TFLite detector: the whole frame, then full-resolution tiles, then an optional second opinion.
+
+A 2,000-pixel frame squeezed into 300x300 loses the small and distant animals; a fixed camera
+trap can afford to look again at full resolution. Inference is spent in order of value, within
+``detector.max_invocations_per_frame``:
+
+1. the whole frame (what a naive detector does);
+2. if nothing in it is confident yet, a grid of overlapping full-resolution tiles;
+3. if still nothing is confident and a classifier is configured, the classifier on the whole
+   frame: its animal probability is a second opinion the decision step can weigh.
+
+Detections are mapped back onto the frame, merged across tiles per category, and returned
+with their scores; keep or discard is decided elsewhere (trapd/decide.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from trapd.config import TfliteDetectorConfig
+from trapd.detect.base import Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
+from trapd.detect.decoders import nms
+from trapd.detect.models import find_model
+from trapd.detect.runtime import ModelError
+from trapd.detect.tflite import TfliteModel
+from trapd.frames import Frame, RGBImage
+
+#: Boxes of one category overlapping more than this across tiles are one animal.
+MERGE_IOU = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Crop:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def plan_crops(width: int, height: int, columns: int, rows: int, overlap: float) -> list[Crop]:
+    """The whole frame, then a columns x rows grid of tiles overlapping by ``overlap``."""
+    crops = [Crop(0, 0, width, height)]
+    if columns * rows == 1:
+        return crops
+    tile_w = round(width / (columns - (columns - 1) * overlap))
+    tile_h = round(height / (rows - (rows - 1) * overlap))
+    for row in range(rows):
+        for column in range(columns):
+            x0 = round(column * (width - tile_w) / max(1, columns - 1))
+            y0 = round(row * (height - tile_h) / max(1, rows - 1))
+            crops.append(Crop(x0, y0, min(width, x0 + tile_w), min(height, y0 + tile_h)))
+    return crops
+
+
+class TfliteDetector:
+    def __init__(self, config: TfliteDetectorConfig, *, confident_score: float = 1.0) -> None:
+        """``confident_score``: a detection this good ends the search early (the lowest keep threshold)."""
+        resolved = find_model(config.model)
+        if resolved.card.kind != "detector":
+            raise ModelError(f"model {config.model} is a {resolved.card.kind}, not a detector; "
+                             "set detector.model to a detector card")
+        self._config = config
+        self._model = TfliteModel(resolved, config.num_threads)
+        self._category_of = resolved.card.category_of_label()
+        self._confident_score = confident_score
+        self._classifier: TfliteModel | None = None
+        if config.classifier is not None:
+            classifier = find_model(config.classifier)
+            if classifier.card.kind != "classifier":
+                raise ModelError(f"model {config.classifier} is not a classifier; fix detector.classifier")
+            self._classifier = TfliteModel(classifier, config.num_threads)
+        self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=resolved.sha256())
+
+    @property
+    def invoke_ns(self) -> int:
+        """Time spent inside the interpreters so far (for overhead accounting)."""
+        return self._model.invoke_ns + (self._classifier.invoke_ns if self._classifier else 0)
+
+    def detect(self, frame: Frame) -> DetectionResult:
+        # Tiles need the full-resolution stream; the low-resolution one is the fallback.
+        image = frame.camera.main if frame.camera.main is not None else frame.camera.lores
+        if image is None:
+            return DetectionResult("error", reason="frame has no pixels")
+        return self.detect_image(image)
+
+    def detect_image(self, rgb: RGBImage) -> DetectionResult:
+        started = time.perf_counter_ns()
+        height, width = rgb.shape[:2]
+        budget = self._config.max_invocations_per_frame
+        columns, rows = self._config.tiles
+        detections: list[Detection] = []
+        invocations = 0
+        for crop in plan_crops(width, height, columns, rows, self._config.tile_overlap):
+            if invocations >= budget or self._confident(detections):
+                break
+            detections += self._detect_crop(rgb, crop, width, height)
+            invocations += 1
+        opinion = None
+        if self._classifier is not None and invocations < budget and not self._confident(detections):
+            opinion = self._second_opinion(rgb)
+            invocations += 1
+        return DetectionResult("ok", tuple(_merge(detections)), latency_ms=(time.perf_counter_ns() - started) / 1e6,
+                               second_opinion=opinion, invocations=invocations)
+
+    def _confident(self, detections: list[Detection]) -> bool:
+        return any(d.score >= self._confident_score for d in detections)
+
+    def _detect_crop(self, rgb: RGBImage, crop: Crop, width: int, height: int) -> list[Detection]:
+        found = []
+        crop_w, crop_h = crop.x1 - crop.x0, crop.y1 - crop.y0
+        for raw in self._model.detect(rgb[crop.y0 : crop.y1, crop.x0 : crop.x1], self._config.min_score):
+            label = self._model.label(raw.class_index)
+            category = self._category_of.get(label)
+            if category is None:
+                continue  # a label the card does not map (a chair, a kite): not evidence of anything
+            x0, y0, x1, y1 = raw.box
+            left = (crop.x0 + x0 * crop_w) / width
+            top = (crop.y0 + y0 * crop_h) / height
+            found.append(Detection(category, label, raw.score,
+                                   (left, top, (x1 - x0) * crop_w / width, (y1 - y0) * crop_h / height)))
+        return found
+
+    def _second_opinion(self, rgb: RGBImage) -> SecondOpinion:
+        assert self._classifier is not None
+        probabilities = self._classifier.classify(rgb)
+        card = self._classifier.card
+        scores: dict[Category, float] = {}
+        labels: dict[Category, str] = {}
+        for category, ranges in card.category_indices.items():
+            indices = np.concatenate([np.arange(lo, hi + 1) for lo, hi in ranges])
+            scores[category] = float(probabilities[indices].sum())
+            labels[category] = self._classifier.label(int(indices[np.argmax(probabilities[indices])]))
+        return SecondOpinion(card.name, scores, labels)
+
+    def close(self) -> None:
+        pass
+
+
+def _merge(detections: list[Detection]) -> list[Detection]:
+    """One detection per animal: the same animal seen in the whole frame and in a tile counts once."""
+    merged: list[Detection] = []
+    for category in sorted({d.category for d in detections}):
+        group = [d for d in detections if d.category == category]
+        boxes = np.array([(x, y, x + w, y + h) for x, y, w, h in (d.bbox for d in group)], dtype=np.float32)
+        scores = np.array([d.score for d in group], dtype=np.float32)
+        merged += [group[i] for i in nms(boxes, scores, MERGE_IOU)]
+    merged.sort(key=lambda d: d.score, reverse=True)
+    return merged

@@ -1,0 +1,91 @@
+"""One TFLite model as its card describes it: built once, fed RGB, read back as boxes or probabilities."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from trapd.detect.cards import ModelCard
+from trapd.detect.decoders import RawDetection, classifier_probabilities, decode_ssd, decode_yolov8
+from trapd.detect.models import ResolvedModel
+from trapd.detect.runtime import ModelError, load_interpreter
+from trapd.frames import RGBImage
+
+_DTYPES = {"uint8": np.uint8, "float32": np.float32}
+
+
+class TfliteModel:
+    def __init__(self, resolved: ResolvedModel, num_threads: int) -> None:
+        self.card: ModelCard = resolved.card
+        self.resolved = resolved
+        self._interpreter = load_interpreter(resolved.model_path, num_threads)
+        self._input = self._interpreter.get_input_details()[0]
+        self._outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
+        self._check_against_card()
+        try:
+            self.labels = resolved.labels_path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ModelError(f"labels {resolved.labels_path} of model {self.card.name} cannot be read: "
+                             f"{exc.strerror or exc}") from None
+        self.invoke_ns = 0  # total time inside invoke(), for overhead accounting
+        self.invocations = 0
+
+    def _check_against_card(self) -> None:
+        card, spec = self.card, self.card.input
+        shape = [int(v) for v in self._input["shape"]]
+        dtype = np.dtype(self._input["dtype"]).name
+        expected = [1, spec.height, spec.width, 3]
+        if shape != expected or dtype != spec.dtype:
+            raise ModelError(
+                f"model {card.name} ({self.resolved.model_path.name}) takes {shape} {dtype}, but its card says "
+                f"{expected} {spec.dtype}; fix the card's input section or use the right model file"
+            )
+        if card.format == "ssd_postprocess" and card.outputs is not None:
+            missing = [n for n in card.outputs.model_dump().values() if n not in self._outputs]
+            if missing:
+                raise ModelError(f"model {card.name} has no output named {', '.join(missing)} (it has "
+                                 f"{', '.join(sorted(self._outputs))}); fix the card's outputs section")
+        if card.format == "yolov8" and (len(self._outputs) != 1 or len(self._only_output()["shape"]) != 3):
+            raise ModelError(f"model {card.name} is not a raw YOLOv8 export (expected one [1, 4+classes, anchors] "
+                             "output); check the card's format")
+
+    def _only_output(self) -> dict[str, Any]:
+        return next(iter(self._outputs.values()))
+
+    def label(self, class_index: int) -> str:
+        line = class_index + self.card.label_offset
+        return self.labels[line].strip() if 0 <= line < len(self.labels) else f"class {class_index}"
+
+    def _prepare(self, rgb: RGBImage) -> npt.NDArray[Any]:
+        spec = self.card.input
+        image = Image.fromarray(rgb)
+        factor = min(image.width // spec.width, image.height // spec.height)
+        if factor >= 2:
+            image = image.reduce(factor)  # box-filter first: fast, and no aliasing of small animals
+        resized = np.asarray(image.resize((spec.width, spec.height), Image.Resampling.BILINEAR))
+        if spec.dtype == "uint8":
+            return resized[np.newaxis]
+        return (resized.astype(np.float32) * spec.scale + spec.offset)[np.newaxis]
+
+    def _run(self, rgb: RGBImage) -> dict[str, npt.NDArray[Any]]:
+        self._interpreter.set_tensor(self._input["index"], self._prepare(rgb))
+        started = time.perf_counter_ns()
+        self._interpreter.invoke()
+        self.invoke_ns += time.perf_counter_ns() - started
+        self.invocations += 1
+        return {name: self._interpreter.get_tensor(d["index"]) for name, d in self._outputs.items()}
+
+    def detect(self, rgb: RGBImage, min_score: float) -> list[RawDetection]:
+        outputs = self._run(rgb)
+        if self.card.format == "yolov8":
+            return decode_yolov8(next(iter(outputs.values())), min_score)
+        return decode_ssd(outputs, self.card.outputs, min_score)
+
+    def classify(self, rgb: RGBImage) -> npt.NDArray[np.float32]:
+        output = next(iter(self._run(rgb).values()))
+        scale, zero_point = self._only_output()["quantization"]
+        return classifier_probabilities(output, float(scale), int(zero_point))
