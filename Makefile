@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 IMAGES ?= ../shared/images/camera-trap
+# The real pretrained models, when ../shared is there; without them the demo runs fail-open.
+export TRAPD_MODELS_DIR ?= $(if $(wildcard ../shared/models),$(abspath ../shared/models),)
 DEMO_STORAGE ?= trapd-demo
 
 STAMP := $(VENV)/.installed

@@ -14,6 +14,7 @@ from typing import NoReturn
 from trapd import __version__
 from trapd.config import DEFAULT_CONFIG_PATH, TrapdConfig, load_config
 from trapd.control import request, socket_path_for
+from trapd.detect.runtime import ModelError
 from trapd.errors import EX_OK, EX_USAGE, ConfigError, TrapdError
 from trapd.log import set_level, setup_logging
 from trapd.storage.event_store import state_dir
@@ -82,6 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = add("check-config", _cmd_check_config, "Validate a config file (exit 0 valid, 78 invalid).")
     check.add_argument("file", type=Path)
+
+    detect = add("detect", _cmd_detect, "Run the detector and the keep/discard decision on photos.")
+    detect.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    detect.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
+    detect.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    evaluate = add("eval", _cmd_eval, "Score the filter on a labelled folder (ground_truth.csv: file,label).")
+    evaluate.add_argument("images_dir", type=Path, metavar="DIR")
+    evaluate.add_argument("--ground-truth", type=Path,
+                          help="CSV with file and label columns (default: DIR/ground_truth.csv)")
+    evaluate.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    models = add("models", _cmd_models_list, "List, install and verify models (default: list).")
+    model_commands = models.add_subparsers(dest="models_command", parser_class=_Parser)
+    listing = model_commands.add_parser("list", help="models on the search path")
+    listing.set_defaults(handler=_cmd_models_list)
+    install = model_commands.add_parser("install", help="copy a model (and its labels and card) into trapd's models")
+    install.add_argument("path", type=Path, metavar="PATH", help="the .tflite file, e.g. on a USB stick")
+    install.add_argument("--name", help="install under this card name")
+    install.add_argument("--card", type=Path, help="the model card (default: <model>.card.yaml beside it)")
+    install.set_defaults(handler=_cmd_models_install)
+    verify = model_commands.add_parser("verify", help="check every model's sha256 against its card")
+    verify.set_defaults(handler=_cmd_models_verify)
     return parser
 
 
@@ -151,6 +176,82 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from trapd.detect import build_detector
+    from trapd.evaluate import judge
+
+    config = _load(args, default_storage=SIMULATE_STORAGE)
+    detector = build_detector(config)
+    for image in args.images:
+        judgement = judge(image, detector, config)
+        if args.json:
+            print(json.dumps(judgement.as_json()), flush=True)
+        else:
+            print(f"{judgement.file}: {'KEEP' if judgement.keep else 'discard'} ({judgement.reason})", flush=True)
+    return EX_OK
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from trapd.detect import build_detector
+    from trapd.evaluate import evaluate
+
+    config = _load(args, default_storage=SIMULATE_STORAGE)
+    ground_truth = args.ground_truth or args.images_dir / "ground_truth.csv"
+    report = evaluate(args.images_dir, ground_truth, build_detector(config), config).as_json()
+    if args.json:
+        print(json.dumps(report))
+        return EX_OK
+    print(f"detector                {report['detector']}")
+    print(f"frames                  {report['frames']}")
+    print(f"recall, non-empty       {report['recall_non_empty']}  "
+          f"({report['kept_non_empty']}/{report['non_empty']} kept)")
+    print(f"rejection, empty        {report['empty_rejection']}  "
+          f"({report['rejected_empty']}/{report['empty']} discarded)")
+    for category, counts in report["per_category"].items():
+        print(f"  {category:21} {counts['kept']}/{counts['total']} kept")
+    print("event recall            n/a (single photos)")
+    print(f"latency ms, median/p90  {report['latency_ms_median']} / {report['latency_ms_p90']}")
+    print(f"missed                  {', '.join(report['missed']) or '-'}")
+    print(f"empty but kept          {', '.join(report['empty_kept']) or '-'}")
+    return EX_OK
+
+
+def _cmd_models_list(args: argparse.Namespace) -> int:
+    from trapd.detect.models import discover, search_path
+
+    found = discover()
+    for model in found:
+        size_mb = model.model_path.stat().st_size / 1e6
+        print(f"{model.card.name:32} {model.card.kind:10} {model.card.format:16} {size_mb:6.1f} MB  "
+              f"{model.card.licence:11} {model.model_path}")
+    if not found:
+        print("no models found in: " + ", ".join(str(p) for p in search_path()))
+    return EX_OK
+
+
+def _cmd_models_install(args: argparse.Namespace) -> int:
+    from trapd.detect.models import install
+
+    installed = install(args.path, name=args.name, card_path=args.card)
+    print(f"installed {installed.card.name} -> {installed.model_path} (sha256 {installed.card.sha256})")
+    return EX_OK
+
+
+def _cmd_models_verify(args: argparse.Namespace) -> int:
+    from trapd.detect.models import verify
+
+    results = verify()
+    for result in results:
+        print(f"{result.model.card.name:32} {result.verdict:10} {result.sha256}  {result.model.model_path}")
+    if not results:
+        print("no models found to verify")
+    bad = [r for r in results if r.ok is False]
+    if bad:
+        raise ModelError(f"{len(bad)} model(s) do not match their recorded sha256: "
+                         f"{', '.join(r.model.card.name for r in bad)}; reinstall them")
+    return EX_OK
+
+
 # --- helpers ----------------------------------------------------------------------------------------
 
 
@@ -167,7 +268,7 @@ def _load(args: argparse.Namespace, default_storage: Path | None = None) -> Trap
         log.debug("no config file given and %s absent: using built-in defaults", DEFAULT_CONFIG_PATH)
         config = TrapdConfig()
     set_level(config.logging.level)
-    storage = args.storage or (default_storage if path is None else None)
+    storage = getattr(args, "storage", None) or (default_storage if path is None else None)
     if storage is not None:
         config = config.model_copy(
             update={"storage": config.storage.model_copy(update={"root": storage})}

@@ -51,11 +51,11 @@ def _ssd_tensors(outputs: Mapping[str, npt.NDArray[np.float32]], names: SsdOutpu
     return boxes, classes, scores, count
 
 
-def decode_yolov8(output: npt.NDArray[np.float32], min_score: float, iou_threshold: float = 0.5,
-                  max_detections: int = 100) -> list[RawDetection]:
+def decode_yolov8(output: npt.NDArray[np.float32], num_classes: int, min_score: float,
+                  iou_threshold: float = 0.5, max_detections: int = 100) -> list[RawDetection]:
     """Raw YOLOv8 output [1, 4 + classes, anchors]: cx, cy, w, h (normalised), then class scores. No NMS inside."""
     table = output[0]
-    if table.shape[0] > table.shape[1]:
+    if table.shape[0] != 4 + num_classes and table.shape[1] == 4 + num_classes:
         table = table.T  # some exports give [1, anchors, 4 + classes]
     class_scores = table[4:]
     best_class = class_scores.argmax(axis=0)

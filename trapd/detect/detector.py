@@ -80,13 +80,13 @@ class TfliteDetector:
         return self._model.invoke_ns + (self._classifier.invoke_ns if self._classifier else 0)
 
     def detect(self, frame: Frame) -> DetectionResult:
-        # Tiles need the full-resolution stream; the low-resolution one is the fallback.
-        image = frame.camera.main if frame.camera.main is not None else frame.camera.lores
-        if image is None:
+        main, lores = frame.camera.main, frame.camera.lores
+        if main is None and lores is None:
             return DetectionResult("error", reason="frame has no pixels")
-        return self.detect_image(image)
+        return self.detect_image(main if main is not None else lores, lores)  # type: ignore[arg-type]
 
-    def detect_image(self, rgb: RGBImage) -> DetectionResult:
+    def detect_image(self, rgb: RGBImage, lores: RGBImage | None = None) -> DetectionResult:
+        """Detect in a full-resolution frame; ``lores`` (the camera's scaled stream) serves the whole-frame pass."""
         started = time.perf_counter_ns()
         height, width = rgb.shape[:2]
         budget = self._config.max_invocations_per_frame
@@ -96,7 +96,13 @@ class TfliteDetector:
         for crop in plan_crops(width, height, columns, rows, self._config.tile_overlap):
             if invocations >= budget or self._confident(detections):
                 break
-            detections += self._detect_crop(rgb, crop, width, height)
+            whole = crop == Crop(0, 0, width, height)
+            if whole and lores is not None and self._big_enough(lores):
+                # The ISP already scaled this stream for the detector: free, where resizing main is not.
+                detections += self._detect_crop(lores, Crop(0, 0, lores.shape[1], lores.shape[0]),
+                                                lores.shape[1], lores.shape[0])
+            else:
+                detections += self._detect_crop(rgb, crop, width, height)
             invocations += 1
         opinion = None
         if self._classifier is not None and invocations < budget and not self._confident(detections):
@@ -104,6 +110,11 @@ class TfliteDetector:
             invocations += 1
         return DetectionResult("ok", tuple(_merge(detections)), latency_ms=(time.perf_counter_ns() - started) / 1e6,
                                second_opinion=opinion, invocations=invocations)
+
+    def _big_enough(self, lores: RGBImage) -> bool:
+        # Upscaling a stream much smaller than the model's input would throw away what the camera saw.
+        spec = self._model.card.input
+        return bool(lores.shape[1] >= spec.width * 0.9 and lores.shape[0] >= spec.height * 0.6)
 
     def _confident(self, detections: list[Detection]) -> bool:
         return any(d.score >= self._confident_score for d in detections)

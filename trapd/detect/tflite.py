@@ -82,7 +82,8 @@ class TfliteModel:
     def detect(self, rgb: RGBImage, min_score: float) -> list[RawDetection]:
         outputs = self._run(rgb)
         if self.card.format == "yolov8":
-            return decode_yolov8(next(iter(outputs.values())), min_score)
+            num_classes = len(self.labels) - max(0, self.card.label_offset)
+            return decode_yolov8(next(iter(outputs.values())), num_classes, min_score)
         return decode_ssd(outputs, self.card.outputs, min_score)
 
     def classify(self, rgb: RGBImage) -> npt.NDArray[np.float32]:

@@ -1,0 +1,124 @@
+"""Judging photos outside a running trap: `trapd detect` (one line per photo) and `trapd eval`
+(a labelled folder scored against its ground truth, in the format of ``ground_truth.csv``).
+
+Both run the same detector and decision step the daemon runs, one frame at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trapd.config import TrapdConfig
+from trapd.decide import decide_frame
+from trapd.detect.base import DetectionResult, Detector
+from trapd.errors import InputError
+from trapd.frames import CameraFrame, Frame, Trigger
+from trapd.hardware.camera import simulated_metadata
+from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
+from trapd.timebase import Instant
+
+NON_EMPTY = ("animal", "person", "vehicle")
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    file: str
+    keep: bool
+    reason: str
+    flags: tuple[str, ...]
+    result: DetectionResult
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "keep": self.keep,
+            "reason": self.reason,
+            "flags": list(self.flags),
+            "detections": [d.as_json() for d in self.result.detections],
+            "second_opinion": self.result.second_opinion.as_json() if self.result.second_opinion else None,
+            "invocations": self.result.invocations,
+            "latency_ms": round(self.result.latency_ms, 2),
+        }
+
+
+def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
+    """Detect and decide one photo, as the daemon would a captured frame. Undecodable: kept, flagged."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    now = Instant.now()
+    try:
+        main = decode_jpeg(data)
+    except UndecodableImage as exc:
+        camera_frame = CameraFrame(None, None, simulated_metadata(None, now.monotonic_ns), "file",
+                                   source_name=path.name, original_jpeg=data, decode_error=str(exc))
+        result = DetectionResult("error", reason=f"frame did not decode: {exc}")
+    else:
+        # What the camera's ISP would hand over as the low-resolution stream.
+        lores = resize_rgb(main, config.camera.lores_size)
+        camera_frame = CameraFrame(main, lores, simulated_metadata(lores, now.monotonic_ns), "file",
+                                   source_name=path.name)
+        frame = Frame("detect", 0, 0, Trigger(now, "manual"), now, camera_frame)
+        result = detector.detect(frame)
+    decision = decide_frame(result, config.decision)
+    return Judgement(path.name, decision.keep, decision.reason, decision.flags, result)
+
+
+@dataclass
+class EvalReport:
+    rows: list[tuple[str, str, Judgement]]  # (file, ground-truth label, judgement)
+    detector: str
+
+    def _kept(self, labels: tuple[str, ...]) -> tuple[int, int]:
+        chosen = [j for _, label, j in self.rows if label in labels]
+        return sum(j.keep for j in chosen), len(chosen)
+
+    def as_json(self) -> dict[str, Any]:
+        kept_positive, positives = self._kept(NON_EMPTY)
+        kept_empty, empties = self._kept(("empty",))
+        latencies = sorted(j.result.latency_ms for _, _, j in self.rows if j.result.status == "ok")
+        per_category = {}
+        for label in NON_EMPTY:
+            kept, total = self._kept((label,))
+            if total:
+                per_category[label] = {"kept": kept, "total": total}
+        return {
+            "detector": self.detector,
+            "frames": len(self.rows),
+            "recall_non_empty": round(kept_positive / positives, 4) if positives else None,
+            "kept_non_empty": kept_positive,
+            "non_empty": positives,
+            "empty_rejection": round((empties - kept_empty) / empties, 4) if empties else None,
+            "rejected_empty": empties - kept_empty,
+            "empty": empties,
+            "per_category": per_category,
+            "event_recall": None,  # single photos: no events to score
+            "latency_ms_median": round(statistics.median(latencies), 2) if latencies else None,
+            "latency_ms_p90": round(latencies[int(0.9 * (len(latencies) - 1))], 2) if latencies else None,
+            "missed": [f for f, label, j in self.rows if label in NON_EMPTY and not j.keep],
+            "empty_kept": [f for f, label, j in self.rows if label == "empty" and j.keep],
+        }
+
+
+def read_ground_truth(path: Path) -> list[tuple[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            rows = [(row["file"], row["label"]) for row in csv.DictReader(stream)]
+    except (OSError, KeyError) as exc:
+        raise InputError(f"ground truth {path} cannot be read as a CSV with file and label columns: {exc}") from None
+    unknown = sorted({label for _, label in rows} - {*NON_EMPTY, "empty"})
+    if unknown:
+        raise InputError(f"ground truth {path} has labels {unknown}; use animal, person, vehicle or empty")
+    return rows
+
+
+def evaluate(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig) -> EvalReport:
+    rows = []
+    for name, label in read_ground_truth(ground_truth):
+        rows.append((name, label, judge(images_dir / name, detector, config)))
+    return EvalReport(rows, detector.info.name)
