@@ -54,6 +54,7 @@ def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
         "burst": {"frames": 3, "interval_s": 0.01},
         "event": {"gap_s": 0.2},
         "detector": {"type": "none"},
+        "decision": {"audit_fraction": 0.0},  # the audit draw is random; tests that want it set it to 1
         "storage": {"root": str(root)},
     }
     for name, values in sections.items():

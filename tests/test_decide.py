@@ -70,3 +70,17 @@ def test_unsure_frames_do_not_pull_in_the_rest_of_the_event() -> None:
     decisions, event = decide_event([scored(("animal", 0.35)), scored()], POLICY)
     assert [d.keep for d in decisions] == [True, False]
     assert event.keep
+
+
+def test_the_audit_sample_draws_only_from_discarded_frames() -> None:
+    import random
+
+    policy = DecisionConfig(audit_fraction=0.5, event_level=False)
+    results = [scored(("animal", 0.9))] + [scored() for _ in range(400)]
+    decisions, _ = decide_event(results, policy, random.Random(7))
+    assert decisions[0].keep and not decisions[0].audit
+    audited = sum(d.audit for d in decisions[1:])
+    assert 150 < audited < 250  # about half of the 400 discarded frames
+    assert not any(d.keep for d in decisions[1:])
+    none, _ = decide_event(results, DecisionConfig(audit_fraction=0.0, event_level=False), random.Random(7))
+    assert sum(not d.keep for d in none) == 400 and not any(d.audit for d in none)

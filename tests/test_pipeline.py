@@ -462,3 +462,23 @@ def test_waiting_for_quiet_can_be_cancelled(tmp_path: Path, mock_factory: MockFa
         assert daemon.pipeline.wait_until_quiet(10) is False  # woken by the request, not the 60 s gap
     finally:
         daemon.stop()
+
+
+def test_discarded_frames_drawn_for_audit_are_kept_apart(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    config = make_config(tmp_path, decision={"audit_fraction": 1.0})
+    daemon = start_daemon(config, mock_factory, detector=ScriptedDetector(), on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert not any(d.keep for d in record.decisions) and all(d.audit for d in record.decisions)
+    assert [p.name for p in stored.directory.iterdir()] == [SIDECAR_NAME], "the event folder holds only kept frames"
+    audit = tmp_path / "test-site" / "audit" / stored.directory.parent.name / record.event_id
+    assert sorted(stored.files) == sorted(audit.iterdir())
+    sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())
+    for frame in sidecar["frames"]:
+        assert frame["audit"] is True and frame["keep"] is False
+        assert (stored.directory / frame["file"]).resolve().parent == audit.resolve()
+    assert daemon.status.counts()["frames_audited"] == 3

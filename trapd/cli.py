@@ -211,6 +211,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"  {category:21} {counts['kept']}/{counts['total']} kept")
     print("event recall            n/a (single photos)")
     print(f"latency ms, median/p90  {report['latency_ms_median']} / {report['latency_ms_p90']}")
+    print(f"overhead / invoke time  {report['overhead_ratio']}")
     print(f"missed                  {', '.join(report['missed']) or '-'}")
     print(f"empty but kept          {', '.join(report['empty_kept']) or '-'}")
     return EX_OK

@@ -226,6 +226,10 @@ class DecisionConfig(Section):
     event_level: bool = Field(
         True, description="Keep every frame of an event in which any frame is a confident detection."
     )
+    audit_fraction: float = Field(
+        0.02, ge=0.0, le=1.0,
+        description="Share of discarded frames kept anyway in an audit folder, so people can check the filter.",
+    )
     second_opinion_threshold: float = Field(
         0.5, ge=0.0, le=1.0,
         description="A classifier's animal probability at or above this keeps a frame the detector was unsure of.",

@@ -10,10 +10,13 @@ Separate from detection so the policy is testable with scripted scores. The rule
 5. Anything else is discarded, with the best score it had.
 6. With ``event_level``, a confident frame keeps every frame of its event: the animal that
    triggered the burst is usually in the frames the detector missed too.
+7. A random ``audit_fraction`` of the discarded frames is kept apart, marked ``audit``, so a
+   biologist can measure what the filter throws away.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -28,6 +31,8 @@ class FrameDecision:
     #: A confident detection: the evidence an event-level decision rests on.
     confident: bool = False
     flags: tuple[str, ...] = ()
+    #: A discarded frame drawn for the audit sample: stored apart, so the filter can be checked.
+    audit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +66,17 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
 
 
 def decide_event(
-    results: Sequence[DetectionResult], policy: DecisionConfig
+    results: Sequence[DetectionResult], policy: DecisionConfig, rng: random.Random | None = None
 ) -> tuple[list[FrameDecision], EventDecision]:
+    """Per-frame decisions, the event-level rule, then the audit draw among what is discarded."""
     decisions = [decide_frame(result, policy) for result in results]
     anchor = next((i for i, d in enumerate(decisions) if d.confident), None)
     if policy.event_level and anchor is not None:
         because = f"kept with its event: frame {anchor} has {decisions[anchor].reason}"
         decisions = [d if d.keep else replace(d, keep=True, reason=because) for d in decisions]
+    draw = rng or random
+    decisions = [replace(d, audit=True) if not d.keep and draw.random() < policy.audit_fraction else d
+                 for d in decisions]
     kept = sum(d.keep for d in decisions)
     if anchor is not None:
         event = EventDecision(True, f"frame {anchor}: {decisions[anchor].reason}")

@@ -73,6 +73,7 @@ def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
 class EvalReport:
     rows: list[tuple[str, str, Judgement]]  # (file, ground-truth label, judgement)
     detector: str
+    invoke_ms: float | None = None  # time inside the interpreters, where the detector reports it
 
     def _kept(self, labels: tuple[str, ...]) -> tuple[int, int]:
         chosen = [j for _, label, j in self.rows if label in labels]
@@ -100,6 +101,9 @@ class EvalReport:
             "event_recall": None,  # single photos: no events to score
             "latency_ms_median": round(statistics.median(latencies), 2) if latencies else None,
             "latency_ms_p90": round(latencies[int(0.9 * (len(latencies) - 1))], 2) if latencies else None,
+            # Preprocessing, tiling, output decoding and NMS, as a fraction of the invoke time they drive.
+            "overhead_ratio": round((sum(latencies) - self.invoke_ms) / self.invoke_ms, 3)
+            if self.invoke_ms and latencies else None,
             "missed": [f for f, label, j in self.rows if label in NON_EMPTY and not j.keep],
             "empty_kept": [f for f, label, j in self.rows if label == "empty" and j.keep],
         }
@@ -118,7 +122,13 @@ def read_ground_truth(path: Path) -> list[tuple[str, str]]:
 
 
 def evaluate(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig) -> EvalReport:
-    rows = []
-    for name, label in read_ground_truth(ground_truth):
-        rows.append((name, label, judge(images_dir / name, detector, config)))
-    return EvalReport(rows, detector.info.name)
+    labelled = read_ground_truth(ground_truth)
+    if labelled:
+        judge(images_dir / labelled[0][0], detector, config)  # warm-up: the first invoke is slow
+    invoke_ns_before = getattr(detector, "invoke_ns", None)
+    rows = [(name, label, judge(images_dir / name, detector, config)) for name, label in labelled]
+    invoke_ns_after = getattr(detector, "invoke_ns", None)
+    invoke_ms = None
+    if isinstance(invoke_ns_before, int) and isinstance(invoke_ns_after, int):
+        invoke_ms = (invoke_ns_after - invoke_ns_before) / 1e6
+    return EvalReport(rows, detector.info.name, invoke_ms)

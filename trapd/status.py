@@ -31,6 +31,7 @@ COUNTERS = (
     "frames_kept",
     "frames_discarded",
     "frames_flagged",
+    "frames_audited",
     "frames_unfiltered_backlog",
     "camera_errors",
     "detector_errors",

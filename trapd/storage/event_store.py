@@ -39,6 +39,7 @@ class StoredEvent:
     kept: int
     discarded: int
     flagged: int
+    audited: int = 0
 
 
 def state_dir(root: Path) -> Path:
@@ -80,6 +81,11 @@ class EventStore:
         local_day = record.opened.utc.astimezone(self._zone).strftime("%Y-%m-%d")
         return self.root / self._deployment.id / local_day / record.event_id
 
+    def audit_dir(self, record: EventRecord) -> Path:
+        """Discarded frames drawn for the audit sample: apart from the kept ones, same day and event."""
+        event_dir = self.event_dir(record)
+        return self.root / self._deployment.id / "audit" / event_dir.parent.name / record.event_id
+
     def write(self, record: EventRecord) -> StoredEvent:
         directory = self.event_dir(record)
         make_dirs_durable(directory)
@@ -87,19 +93,22 @@ class EventStore:
         frame_files: list[str | None] = []
         for frame, decision in zip(record.frames, record.decisions, strict=True):
             name = None
-            if decision.keep:
+            if decision.keep or decision.audit:
                 data = self._jpeg_bytes(frame, record)
                 if data is not None:
-                    path = directory / f"{record.event_id}_{frame.index:03d}.jpg"
+                    folder = directory if decision.keep else self.audit_dir(record)
+                    make_dirs_durable(folder)
+                    path = folder / f"{record.event_id}_{frame.index:03d}.jpg"
                     write_atomic(path, data)
                     files.append(path)
-                    name = path.name
+                    name = Path(os.path.relpath(path, directory)).as_posix()  # audit frames: ../../audit/...
             frame_files.append(name)
         sidecar = self.sidecar(record, frame_files)
         write_atomic(directory / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
         kept = sum(d.keep for d in record.decisions)
         flagged = sum(bool(d.flags) or bool(f.flags) for d, f in zip(record.decisions, record.frames, strict=True))
-        return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged)
+        audited = sum(d.audit for d in record.decisions)
+        return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged, audited)
 
     def _jpeg_bytes(self, frame: Frame, record: EventRecord) -> bytes | None:
         camera_frame = frame.camera
@@ -130,6 +139,7 @@ class EventStore:
                     "burst": frame.burst,
                     "file": name,
                     "keep": decision.keep,
+                    "audit": decision.audit,
                     "reason": decision.reason,
                     "flags": sorted(set(decision.flags) | set(frame.flags)),
                     "pretrigger": frame.pretrigger,
