@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
     detect.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    replay = add("replay", _cmd_replay, "Run the trap's decision pipeline over a folder of photos, as if captured.")
+    replay.add_argument("folder", type=Path, metavar="DIR", help="photos; sub-folders or time gaps make events")
+    replay.add_argument("--config", type=Path, help="config file (detector, decision and event.gap_s are used)")
+    replay.add_argument("--storage", type=Path, help="also store the events here, as the daemon would")
+    replay.add_argument("--json", action="store_true", help="one JSON object per photo")
+
     evaluate = add("eval", _cmd_eval, "Score the filter on a labelled folder (ground_truth.csv: file,label).")
     evaluate.add_argument("images_dir", type=Path, metavar="DIR")
     evaluate.add_argument("--ground-truth", type=Path,
@@ -188,6 +194,31 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             print(json.dumps(judgement.as_json()), flush=True)
         else:
             print(f"{judgement.file}: {'KEEP' if judgement.keep else 'discard'} ({judgement.reason})", flush=True)
+    return EX_OK
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from trapd.detect import build_detector
+    from trapd.replay import frame_lines, replay
+    from trapd.storage.event_store import EventStore
+    from trapd.storage.lock import StorageLock
+
+    config = _load(args)
+    store = None
+    if args.storage is not None:
+        store = EventStore(config)
+        store.prepare()
+        lock = StorageLock(state_dir(store.root) / "lock")
+        lock.acquire()  # a daemon, or another replay, may be writing there; released at exit
+    for record, stored in replay(args.folder, build_detector(config), config, store):
+        for line in frame_lines(record):
+            if args.json:
+                print(json.dumps(line), flush=True)
+            else:
+                print(f"{line['event']}  {line['file']}: {'KEEP' if line['keep'] else 'discard'} ({line['reason']})",
+                      flush=True)
+        if stored is not None:
+            log.info("event %s stored in %s", record.event_id, stored.directory)
     return EX_OK
 
 

@@ -14,11 +14,10 @@ from typing import Any
 
 from trapd.config import TrapdConfig
 from trapd.decide import decide_frame
-from trapd.detect.base import DetectionResult, Detector
+from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import InputError
-from trapd.frames import CameraFrame, Frame, Trigger
-from trapd.hardware.camera import simulated_metadata
-from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
+from trapd.frames import Trigger
+from trapd.replay import photo_frame
 from trapd.timebase import Instant
 
 NON_EMPTY = ("animal", "person", "vehicle")
@@ -47,26 +46,12 @@ class Judgement:
 
 def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
     """Detect and decide one photo, as the daemon would a captured frame. Undecodable: kept, flagged."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path} cannot be read: {exc.strerror or exc}") from None
     now = Instant.now()
-    try:
-        main = decode_jpeg(data)
-    except UndecodableImage as exc:
-        camera_frame = CameraFrame(None, None, simulated_metadata(None, now.monotonic_ns), "file",
-                                   source_name=path.name, original_jpeg=data, decode_error=str(exc))
-        result = DetectionResult("error", reason=f"frame did not decode: {exc}")
-    else:
-        # What the camera's ISP would hand over as the low-resolution stream.
-        lores = resize_rgb(main, config.camera.lores_size)
-        camera_frame = CameraFrame(main, lores, simulated_metadata(lores, now.monotonic_ns), "file",
-                                   source_name=path.name)
-        frame = Frame("detect", 0, 0, Trigger(now, "manual"), now, camera_frame)
-        result = detector.detect(frame)
+    frame = photo_frame(path, config.camera.lores_size, "detect", 0, Trigger(now, "manual"), now)
+    result = run_detector(detector, frame)
     decision = decide_frame(result, config.decision)
-    return Judgement(path.name, decision.keep, decision.reason, decision.flags, result)
+    flags = tuple(sorted(set(decision.flags) | set(frame.flags)))
+    return Judgement(path.name, decision.keep, decision.reason, flags, result)
 
 
 @dataclass

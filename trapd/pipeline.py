@@ -32,12 +32,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from trapd.config import TrapdConfig
 from trapd.decide import EventDecision, decide_event
-from trapd.detect.base import CATEGORIES, DetectionResult, Detector
+from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import DeviceError
 from trapd.event import EndReason, EventRecord, new_event_id
 from trapd.frames import CameraFrame, Frame, Trigger
@@ -358,22 +358,13 @@ class Pipeline:
             scored.setdefault(item.event_id, []).append((item, self._detect(item)))
 
     def _detect(self, frame: Frame) -> DetectionResult:
-        if frame.camera.lores is None:
-            return DetectionResult("error", reason=f"frame did not decode: {frame.camera.decode_error}")
         waiting = self._frames.qsize()
-        if waiting >= self._backlog_limit:
+        if frame.camera.lores is not None and waiting >= self._backlog_limit:
             self._status.count("frames_unfiltered_backlog")
             return DetectionResult("unfiltered", reason=f"detector backlog ({waiting} frames waiting)")
-        started_ns = time.perf_counter_ns()
-        try:
-            result = _checked(self._detector.detect(frame))
-            if not result.latency_ms:
-                result = replace(result, latency_ms=(time.perf_counter_ns() - started_ns) / 1e6)
-        except Exception as exc:
+        result = run_detector(self._detector, frame)
+        if result.status == "error" and frame.camera.decode_error is None:
             self._status.count("detector_errors")
-            log.warning("event %s frame %d: detector failed, frame kept: %s: %s",
-                        frame.event_id, frame.index, type(exc).__name__, exc)
-            return DetectionResult("error", reason=f"{type(exc).__name__}: {exc}")
         return result
 
     def _decide(self, record: EventRecord, scored: list[tuple[Frame, DetectionResult]]) -> None:
@@ -452,14 +443,3 @@ class Pipeline:
             if downstream is not None:
                 self._put(downstream, _STOP)
 
-
-def _checked(result: DetectionResult) -> DetectionResult:
-    """Reject a malformed detector result, so it is flagged instead of breaking the decision step."""
-    if not isinstance(result, DetectionResult):
-        raise TypeError(f"detector returned {type(result).__name__}, not DetectionResult")
-    for detection in result.detections:
-        if detection.category not in CATEGORIES:
-            raise ValueError(f"detector returned unknown category {detection.category!r}")
-        if not 0.0 <= detection.score <= 1.0:
-            raise ValueError(f"detector returned score {detection.score} outside 0..1")
-    return result

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from trapd.frames import Frame
+
+log = logging.getLogger(__name__)
 
 #: MegaDetector's categories, which every model card maps its labels onto.
 Category = Literal["animal", "person", "vehicle"]
@@ -72,3 +76,31 @@ class Detector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def run_detector(detector: Detector, frame: Frame) -> DetectionResult:
+    """Score a frame; any failure or malformed result becomes an ``error`` result (kept, flagged), never "empty"."""
+    if frame.camera.lores is None and frame.camera.main is None:
+        return DetectionResult("error", reason=f"frame did not decode: {frame.camera.decode_error}")
+    started_ns = time.perf_counter_ns()
+    try:
+        result = _checked(detector.detect(frame))
+        if not result.latency_ms:
+            result = replace(result, latency_ms=(time.perf_counter_ns() - started_ns) / 1e6)
+    except Exception as exc:
+        log.warning("event %s frame %d: detector failed, frame kept: %s: %s",
+                    frame.event_id, frame.index, type(exc).__name__, exc)
+        return DetectionResult("error", reason=f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _checked(result: DetectionResult) -> DetectionResult:
+    """Reject a malformed detector result, so it is flagged instead of breaking the decision step."""
+    if not isinstance(result, DetectionResult):
+        raise TypeError(f"detector returned {type(result).__name__}, not DetectionResult")
+    for detection in result.detections:
+        if detection.category not in CATEGORIES:
+            raise ValueError(f"detector returned unknown category {detection.category!r}")
+        if not 0.0 <= detection.score <= 1.0:
+            raise ValueError(f"detector returned score {detection.score} outside 0..1")
+    return result

@@ -1,0 +1,93 @@
+"""`trapd replay`: an archive of photos through the trap's decision pipeline, grouped into events."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import ExifTags, Image
+
+from tests.conftest import ScriptedDetector, make_config, trapd_cli, write_config
+from trapd.config import TrapdConfig
+from trapd.detect.base import Detection
+from trapd.errors import InputError
+from trapd.replay import group_into_events, replay
+from trapd.storage.event_store import SIDECAR_NAME, EventStore
+
+
+def shoot(path: Path, taken: str | None, shade: int = 120) -> Path:
+    """A small JPEG with an EXIF DateTimeOriginal, as a trail camera writes."""
+    exif = Image.Exif()
+    if taken is not None:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    Image.new("RGB", (64, 48), (shade, shade, shade)).save(path, exif=exif.tobytes())
+    return path
+
+
+def test_loose_photos_are_grouped_by_gaps_in_capture_time(tmp_path: Path) -> None:
+    shoot(tmp_path / "c.jpg", "2024:05:01 10:00:09")
+    shoot(tmp_path / "a.jpg", "2024:05:01 10:00:00")
+    shoot(tmp_path / "b.jpg", "2024:05:01 10:00:04")
+    shoot(tmp_path / "d.jpg", "2024:05:01 11:30:00")
+    groups = group_into_events(tmp_path, gap_s=5.0)
+    assert [[p.path.name for p in g] for g in groups] == [["a.jpg", "b.jpg", "c.jpg"], ["d.jpg"]]
+    assert groups[0][0].taken == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def test_sub_folders_are_events(tmp_path: Path) -> None:
+    for folder, names in (("seq1", ["x.jpg", "y.jpg"]), ("seq2", ["z.jpg"])):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            shoot(tmp_path / folder / name, "2024:05:01 10:00:00")
+    assert [[p.path.name for p in g] for g in group_into_events(tmp_path, 5.0)] == [["x.jpg", "y.jpg"], ["z.jpg"]]
+
+
+def test_without_exif_the_file_time_is_used(tmp_path: Path) -> None:
+    for name, stamp in (("a.jpg", 1_700_000_000), ("b.jpg", 1_700_000_100)):
+        os.utime(shoot(tmp_path / name, None), (stamp, stamp))
+    assert len(group_into_events(tmp_path, 5.0)) == 2
+
+
+def test_no_photos_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match=r"no \.jpg/\.jpeg photos"):
+        group_into_events(tmp_path, 5.0)
+
+
+def test_events_are_decided_and_stored_as_the_daemon_would(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shoot(archive / "a.jpg", "2024:05:01 10:00:00")
+    shoot(archive / "b.jpg", "2024:05:01 10:00:02")
+    shoot(archive / "c.jpg", "2024:05:02 09:00:00")
+    config: TrapdConfig = make_config(tmp_path / "store", event={"gap_s": 5.0})
+    detector = ScriptedDetector({"b.jpg": [Detection("animal", "fox", 0.9, (0.1, 0.1, 0.2, 0.2))]})
+    store = EventStore(config)
+    store.prepare()
+    (first, first_stored), (second, _) = list(replay(archive, detector, config, store))
+    assert [d.keep for d in first.decisions] == [True, True]  # the event-level rule: b keeps a
+    assert [d.keep for d in second.decisions] == [False]
+    assert first_stored is not None and len(first_stored.files) == 2
+    sidecar = json.loads((first_stored.directory / SIDECAR_NAME).read_text())
+    assert [f["source"] for f in sidecar["frames"]] == ["a.jpg", "b.jpg"]
+    assert sidecar["start_utc"] == "2024-05-01T10:00:00Z"
+    assert first_stored.directory.parent.name == "2024-05-01"
+
+
+def test_replay_command_prints_one_json_line_per_photo(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    (archive / "seq").mkdir(parents=True)
+    shoot(archive / "seq" / "a.jpg", "2024:05:01 10:00:00")
+    (archive / "seq" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    config = write_config(tmp_path / "c.yaml", tmp_path / "unused")
+    result = trapd_cli("replay", str(archive), "--json", "--config", str(config), "--storage", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == ["seq/a.jpg", "seq/broken.jpg"]
+    assert len({line["event"] for line in lines}) == 1
+    assert all({"file", "event", "keep", "reason", "detections"} <= set(line) for line in lines)
+    assert lines[1]["keep"] and "undecodable" in lines[1]["flags"]
+    assert len(list((tmp_path / "s" / "test-site").glob(f"*/*/{SIDECAR_NAME}"))) == 1
