@@ -99,6 +99,15 @@ def pulse(factory: MockFactory, pin: int = 17) -> None:
     factory.pin(pin).drive_low()
 
 
+def pulse_for_events(factory: MockFactory, sink: EventSink, count: int) -> list[tuple[EventRecord, StoredEvent]]:
+    """Fire the PIR ``count`` times, each once the previous event is stored: ``count`` separate events."""
+    events: list[tuple[EventRecord, StoredEvent]] = []
+    for stored in range(1, count + 1):
+        pulse(factory)
+        events = sink.wait_for(stored)
+    return events
+
+
 class ScriptedDetector:
     """Returns the detections scripted for each source file name (or for every frame)."""
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import SHARED, EventSink, make_config, pulse, start_daemon, trapd_cli
+from tests.conftest import SHARED, EventSink, make_config, pulse, pulse_for_events, start_daemon, trapd_cli
 from trapd.config import TfliteDetectorConfig, TrapdConfig
 from trapd.detect import build_detector
 from trapd.detect.base import DetectionResult
@@ -237,10 +237,7 @@ def test_the_daemon_filters_with_the_real_model(tmp_path: Path, mock_factory: Mo
                          event={"gap_s": 0.05}, decision={"unsure_margin": 0.0})
     daemon = start_daemon(config, mock_factory, on_event_stored=sink)
     try:
-        pulse(mock_factory)
-        sink.wait_for(1)
-        pulse(mock_factory)
-        events = sink.wait_for(2)
+        events = pulse_for_events(mock_factory, sink, 2)
     finally:
         daemon.stop()
     (blank, blank_stored), (dog, dog_stored) = events

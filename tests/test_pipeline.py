@@ -18,6 +18,7 @@ from tests.conftest import (
     ScriptedDetector,
     make_config,
     pulse,
+    pulse_for_events,
     set_at,
     start_daemon,
 )
@@ -99,10 +100,7 @@ def test_triggers_after_the_gap_start_a_new_event(tmp_path: Path, mock_factory: 
     sink = EventSink()
     daemon = start_daemon(make_config(tmp_path, event={"gap_s": 0.05}), mock_factory, on_event_stored=sink)
     try:
-        pulse(mock_factory)
-        sink.wait_for(1)
-        pulse(mock_factory)
-        events = sink.wait_for(2)
+        events = pulse_for_events(mock_factory, sink, 2)
     finally:
         daemon.stop()
     assert events[0][0].event_id != events[1][0].event_id
@@ -160,10 +158,7 @@ def test_empty_frames_are_discarded_and_animals_kept_with_reasons(tmp_path: Path
                          burst={"frames": 2}, event={"gap_s": 0.05}, decision={"event_level": False})
     daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
     try:
-        pulse(mock_factory)
-        sink.wait_for(1)
-        pulse(mock_factory)
-        events = sink.wait_for(2)
+        events = pulse_for_events(mock_factory, sink, 2)
     finally:
         daemon.stop()
     first, second = (record for record, _ in events)
