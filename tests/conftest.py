@@ -204,6 +204,19 @@ def set_at(count: int, event: threading.Event) -> Callable[[int], None]:
     return check
 
 
+def run_one_event(config: TrapdConfig, factory: MockFactory,
+                  **kwargs: Any) -> tuple[EventRecord, StoredEvent, Daemon]:
+    """Start a daemon, fire the PIR once, wait for that event to be stored, stop; the daemon is returned stopped."""
+    sink = EventSink()
+    daemon = start_daemon(config, factory, on_event_stored=sink, **kwargs)
+    try:
+        pulse(factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    return record, stored, daemon
+
+
 def start_daemon(config: TrapdConfig, factory: MockFactory, **kwargs: Any) -> Daemon:
     daemon = Daemon(config, pin_factory=factory, **kwargs)
     daemon.start()

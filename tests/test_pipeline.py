@@ -19,6 +19,7 @@ from tests.conftest import (
     make_config,
     pulse,
     pulse_for_events,
+    run_one_event,
     set_at,
     start_daemon,
 )
@@ -173,13 +174,7 @@ def test_empty_frames_are_discarded_and_animals_kept_with_reasons(tmp_path: Path
 
 
 def test_a_detector_exception_keeps_and_flags_the_frames(tmp_path: Path, mock_factory: MockFactory) -> None:
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path), mock_factory, detector=FailingDetector(), on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, stored)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    record, stored, daemon = run_one_event(make_config(tmp_path), mock_factory, detector=FailingDetector())
     assert len(stored.files) == 3
     assert all(d.keep and d.flags == ("detector_error",) for d in record.decisions)
     assert "interpreter exploded" in record.decisions[0].reason
@@ -192,15 +187,9 @@ def test_an_undecodable_frame_is_kept_byte_for_byte(tmp_path: Path, mock_factory
     images.mkdir()
     truncated = (camera_trap_images / "sn_african_elephants_truncated_file.jpg").read_bytes()
     (images / "broken.jpg").write_bytes(truncated)
-    sink = EventSink()
     config = make_config(tmp_path / "store", camera={"type": "replay", "images_dir": str(images)},
                          burst={"frames": 1})
-    daemon = start_daemon(config, mock_factory, detector=ScriptedDetector(), on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(_, stored)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    _, stored, _ = run_one_event(config, mock_factory, detector=ScriptedDetector())
     assert stored.files[0].read_bytes() == truncated
     sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())
     frame = sidecar["frames"][0]
@@ -210,14 +199,7 @@ def test_an_undecodable_frame_is_kept_byte_for_byte(tmp_path: Path, mock_factory
 
 def test_camera_errors_are_counted_and_the_burst_goes_on(tmp_path: Path, mock_factory: MockFactory) -> None:
     camera = RecordingCamera(synthetic(), fail_every=2)
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path, burst={"frames": 4}), mock_factory, camera=camera,
-                          on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, _)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    record, _, daemon = run_one_event(make_config(tmp_path, burst={"frames": 4}), mock_factory, camera=camera)
     assert len(camera.capture_times_ns) == 4
     assert len(record.frames) == 2
     assert daemon.status.counts()["camera_errors"] == 2
@@ -327,16 +309,10 @@ def test_a_second_daemon_on_the_same_storage_is_refused(tmp_path: Path, mock_fac
 def test_replay_camera_on_all_shared_photos_never_crashes(tmp_path: Path, mock_factory: MockFactory,
                                                          camera_trap_images: Path) -> None:
     count = len(ReplayCamera(camera_trap_images, (80, 60)).files)
-    sink = EventSink()
     config = make_config(tmp_path, camera={"type": "replay", "images_dir": str(camera_trap_images),
                                            "lores_size": [80, 60]},
                          burst={"frames": count, "interval_s": 0.0}, event={"max_frames": 1000})
-    daemon = start_daemon(config, mock_factory, detector=ScriptedDetector(), on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, stored)] = sink.wait_for(1, timeout_s=120)
-    finally:
-        daemon.stop()
+    record, stored, _ = run_one_event(config, mock_factory, detector=ScriptedDetector())
     assert len(record.frames) == count
     undecodable = [f.camera.source_name for f in record.frames if "undecodable" in f.flags]
     assert undecodable == ["sn_african_elephants_truncated_file.jpg"]
@@ -392,14 +368,9 @@ def test_a_cold_camera_that_will_not_start_is_counted_and_the_trap_stays_armed(
 
 def test_a_malformed_detector_result_is_flagged_not_fatal(tmp_path: Path, mock_factory: MockFactory) -> None:
     bogus = Detection("unicorn", "x", 0.9, (0, 0, 1, 1))  # type: ignore[arg-type]
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path), mock_factory, detector=ScriptedDetector(default=[bogus]),
-                          on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, stored)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    record, stored, _ = run_one_event(
+        make_config(tmp_path), mock_factory, detector=ScriptedDetector(default=[bogus])
+    )
     assert len(stored.files) == 3
     assert all(d.flags == ("detector_error",) and "unicorn" in d.reason for d in record.decisions)
 
@@ -420,13 +391,7 @@ def test_a_transient_write_error_is_retried(tmp_path: Path, mock_factory: MockFa
 
     monkeypatch.setattr(EventStore, "write", flaky)
     monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", (0.01, 0.01))
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path), mock_factory, on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(_, stored)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    _, stored, daemon = run_one_event(make_config(tmp_path), mock_factory)
     assert len(attempts) == 2 and len(stored.files) == 3
     assert daemon.status.counts()["storage_errors"] == 0
 
@@ -460,14 +425,8 @@ def test_waiting_for_quiet_can_be_cancelled(tmp_path: Path, mock_factory: MockFa
 
 
 def test_discarded_frames_drawn_for_audit_are_kept_apart(tmp_path: Path, mock_factory: MockFactory) -> None:
-    sink = EventSink()
     config = make_config(tmp_path, decision={"audit_fraction": 1.0})
-    daemon = start_daemon(config, mock_factory, detector=ScriptedDetector(), on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, stored)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    record, stored, daemon = run_one_event(config, mock_factory, detector=ScriptedDetector())
     assert not any(d.keep for d in record.decisions) and all(d.audit for d in record.decisions)
     assert [p.name for p in stored.directory.iterdir()] == [SIDECAR_NAME], "the event folder holds only kept frames"
     audit = tmp_path / "test-site" / "audit" / stored.directory.parent.name / record.event_id
