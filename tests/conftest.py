@@ -28,6 +28,15 @@ SHARED = PROJECT_ROOT.parent / "shared"
 CAMERA_TRAP_IMAGES = SHARED / "images" / "camera-trap"
 
 
+@pytest.fixture(autouse=True)
+def isolated_model_folders(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reads or writes this machine's model folders (~/.local/share, /var/lib/trapd), subprocesses included."""
+    home = tmp_path_factory.mktemp("machine")
+    monkeypatch.delenv("TRAPD_MODELS_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg"))
+    monkeypatch.setenv("STATE_DIRECTORY", str(home / "state"))
+
+
 @pytest.fixture
 def mock_factory() -> Iterator[MockFactory]:
     """A fresh MockFactory, passed explicitly to devices; gpiozero's global is never touched."""

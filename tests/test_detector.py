@@ -14,7 +14,7 @@ from gpiozero.pins.mock import MockFactory
 from tests.conftest import SHARED, EventSink, make_config, pulse, pulse_for_events, start_daemon, trapd_cli
 from trapd.config import TfliteDetectorConfig, TrapdConfig
 from trapd.detect import build_detector
-from trapd.detect.base import DetectionResult
+from trapd.detect.base import Category, DetectionResult
 from trapd.detect.cards import SsdOutputNames, builtin_cards, load_card
 from trapd.detect.decoders import decode_ssd, decode_yolov8, nms
 from trapd.detect.detector import TfliteDetector, plan_crops
@@ -28,18 +28,16 @@ IMAGES = SHARED / "images" / "camera-trap"
 
 
 @pytest.fixture
-def shared_models(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def shared_models(monkeypatch: pytest.MonkeyPatch) -> Path:
     if not (MODELS / "ssd_mobilenet_v1_coco_quant_detect.tflite").is_file():
         pytest.skip(f"shared models not found at {MODELS} (../shared is absent)")
     monkeypatch.setenv("TRAPD_MODELS_DIR", str(MODELS))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # no user models leak in
     return MODELS
 
 
 @pytest.fixture
-def no_models(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TRAPD_MODELS_DIR", str(tmp_path / "empty-models"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+def no_models() -> None:
+    """Nothing on the search path: conftest's isolated_model_folders already emptied it."""
 
 
 def photo(name: str) -> np.ndarray:
@@ -96,8 +94,8 @@ def test_yolov8_decoding_keeps_the_best_of_overlapping_boxes() -> None:
                              [0.9, 0.9, 0.1, 0.1]], np.float32).T
     table[0, 4 + 21, :3] = [0.8, 0.6, 0.7]  # class 21 (bear): two overlapping, one apart
     table[0, 4 + 0, 3] = 0.2  # a weak person, below min_score
-    decoded = decode_yolov8(table, num_classes=80, min_score=0.3)
-    assert decode_yolov8(np.transpose(table, (0, 2, 1)), num_classes=80, min_score=0.3) == decoded
+    decoded = decode_yolov8(np.tile(table, (1, 1, 30)), min_score=0.3)  # 120 anchors > 84 features, as real
+    assert decode_yolov8(np.transpose(np.tile(table, (1, 1, 30)), (0, 2, 1)), min_score=0.3) == decoded
     assert [(d.class_index, round(d.score, 2)) for d in decoded] == [(21, 0.8), (21, 0.7)]
     assert decoded[0].box == pytest.approx((0.4, 0.4, 0.6, 0.6))
 
@@ -151,7 +149,7 @@ def _best_animal(result: DetectionResult) -> float:
 
 
 def test_a_confident_whole_frame_detection_skips_the_tiles(shared_models: Path) -> None:
-    detector = TfliteDetector(TfliteDetectorConfig(tiles=(2, 2)), confident_score=0.4)
+    detector = TfliteDetector(TfliteDetectorConfig(tiles=(2, 2)), keep_thresholds={"animal": 0.4})
     assert detector.detect_image(photo("sn_domestic_dog.jpg")).invocations == 1
 
 
@@ -262,7 +260,7 @@ def test_install_side_loads_a_model_and_verify_checks_it(tmp_path: Path, shared_
     shutil.copy(MODELS / card.labels, usb)
     target = tmp_path / "installed"
     monkeypatch.setenv("TRAPD_MODELS_DIR", str(target))
-    installed = install(usb / card.file, name="site-model")
+    installed = install(usb / card.file, name="site-model", target_dir=target)
     assert installed.model_path == target / card.file
     assert load_card(target / "site-model.card.yaml").sha256 == card.sha256
     assert find_model("site-model").model_path == target / card.file
@@ -311,7 +309,101 @@ def test_models_verify_command_fails_on_a_mismatch(tmp_path: Path, shared_models
     card = builtin_cards()["mobilenet-v2-imagenet"]
     (models / card.file).write_bytes(b"not the model")
     shutil.copy(MODELS / card.labels, models)
-    result = trapd_cli("models", "verify", env={"TRAPD_MODELS_DIR": str(models), "XDG_DATA_HOME": str(tmp_path)})
+    result = trapd_cli("models", "verify", env={"TRAPD_MODELS_DIR": str(models)})
     assert result.returncode != 0
     assert "MISMATCH" in result.stdout and "do not match their recorded sha256" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_install_never_writes_into_the_models_search_folders_by_default(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    from trapd.detect.models import install_dir
+
+    monkeypatch.setenv("TRAPD_MODELS_DIR", str(MODELS))
+    assert install_dir() != MODELS
+
+
+def test_an_invalid_install_name_writes_nothing(tmp_path: Path, shared_models: Path) -> None:
+    card = builtin_cards()["ssd-mobilenet-v1-coco"]
+    with pytest.raises(ConfigError, match=r"--name '\.\./escape'"):
+        install(MODELS / card.file, name="../escape", target_dir=tmp_path / "installed")
+    assert not (tmp_path / "installed").exists()
+
+
+def test_install_into_an_unwritable_folder_is_one_sentence_and_leaves_nothing(tmp_path: Path,
+                                                                             shared_models: Path) -> None:
+    from trapd.errors import StorageError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    card = builtin_cards()["ssd-mobilenet-v1-coco"]
+    with pytest.raises(StorageError, match="cannot be installed"):
+        install(MODELS / card.file, target_dir=blocker / "models")
+
+
+def test_a_bad_card_in_a_models_folder_does_not_hide_the_good_models(tmp_path: Path, shared_models: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "broken.card.yaml").write_text("name: [not, a, name]\n")
+    monkeypatch.setenv("TRAPD_MODELS_DIR", f"{models}:{MODELS}")
+    assert find_model("ssd-mobilenet-v1-coco").model_path.parent == MODELS
+
+
+def test_a_model_whose_checksum_changed_is_refused_at_load(tmp_path: Path, shared_models: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    card = builtin_cards()["ssd-mobilenet-v1-coco"]
+    weights = bytearray((MODELS / card.file).read_bytes())
+    weights[-1000] ^= 0xFF  # one flipped byte in the weights: it still loads, and silently scores worse
+    (models / card.file).write_bytes(bytes(weights))
+    shutil.copy(MODELS / card.labels, models)
+    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    with pytest.raises(ModelError, match="does not match the sha256 on its card"):
+        TfliteDetector(TfliteDetectorConfig())
+
+
+def test_labels_that_are_not_utf8_are_named(tmp_path: Path, shared_models: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    card = builtin_cards()["ssd-mobilenet-v1-coco"]
+    shutil.copy(MODELS / card.file, models)
+    (models / card.labels).write_bytes("???\nperson\nb\xe9te\n".encode("latin-1"))
+    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    with pytest.raises(ModelError, match="not UTF-8 text"):
+        TfliteDetector(TfliteDetectorConfig())
+
+
+def test_yolo_labels_must_match_the_class_scores(tmp_path: Path, shared_models: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    card = builtin_cards()["yolov8n-coco"]
+    shutil.copy(MODELS / card.file, models)
+    (models / card.labels).write_text("person\ncat\n")
+    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    with pytest.raises(ModelError, match="outputs 80 class scores but its labels file"):
+        TfliteDetector(TfliteDetectorConfig(model="yolov8n-coco"))
+
+
+def test_unnamed_ssd_outputs_are_told_apart_by_their_values_not_their_order() -> None:
+    boxes = np.array([[[0.1, 0.2, 0.5, 0.6], [0.3, 0.3, 0.4, 0.4]]], np.float32)
+    classes = np.array([[1.0, 0.0]], np.float32)  # bicycle, person: ids that also look like scores
+    scores = np.array([[0.8, 0.6]], np.float32)
+    count = np.array([2.0], np.float32)
+    for order in ((scores, classes), (classes, scores)):
+        outputs = {"a": boxes, "b": order[0], "c": order[1], "d": count}
+        decoded = decode_ssd(outputs, None, min_score=0.1)
+        assert [(d.class_index, round(d.score, 2)) for d in decoded] == [(1, 0.8), (0, 0.6)]
+
+
+def test_early_stop_respects_each_categorys_own_threshold(shared_models: Path) -> None:
+    # A false "airplane" in the whole frame is above the animal threshold but below the vehicle one:
+    # it must not stop the search for the sage-grouse in the tiles.
+    image = photo("md_sage-grouse-raw.jpg")
+    strict_vehicles: dict[Category, float] = {"animal": 0.4, "person": 0.8, "vehicle": 0.8}
+    result = TfliteDetector(TfliteDetectorConfig(tiles=(2, 2)), keep_thresholds=strict_vehicles).detect_image(image)
+    assert result.invocations > 1, "the airplane alone must not end the search"
+    assert any(d.category == "animal" and d.score >= 0.4 for d in result.detections)

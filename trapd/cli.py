@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("path", type=Path, metavar="PATH", help="the .tflite file, e.g. on a USB stick")
     install.add_argument("--name", help="install under this card name")
     install.add_argument("--card", type=Path, help="the model card (default: <model>.card.yaml beside it)")
+    install.add_argument("--dir", type=Path, help="install here (default: /var/lib/trapd/models as root, "
+                         "else ~/.local/share/trapd/models)")
     install.set_defaults(handler=_cmd_models_install)
     verify = model_commands.add_parser("verify", help="check every model's sha256 against its card")
     verify.set_defaults(handler=_cmd_models_verify)
@@ -264,7 +266,7 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
 def _cmd_models_install(args: argparse.Namespace) -> int:
     from trapd.detect.models import install
 
-    installed = install(args.path, name=args.name, card_path=args.card)
+    installed = install(args.path, name=args.name, card_path=args.card, target_dir=args.dir)
     print(f"installed {installed.card.name} -> {installed.model_path} (sha256 {installed.card.sha256})")
     return EX_OK
 

@@ -98,8 +98,9 @@ def read_ground_truth(path: Path) -> list[tuple[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8") as stream:
             rows = [(row["file"], row["label"]) for row in csv.DictReader(stream)]
-    except (OSError, KeyError) as exc:
-        raise InputError(f"ground truth {path} cannot be read as a CSV with file and label columns: {exc}") from None
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"ground truth {path} cannot be read as a UTF-8 CSV with file and label columns "
+                         f"({type(exc).__name__}: {exc})") from None
     unknown = sorted({label for _, label in rows} - {*NON_EMPTY, "empty"})
     if unknown:
         raise InputError(f"ground truth {path} has labels {unknown}; use animal, person, vehicle or empty")

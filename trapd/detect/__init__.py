@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from trapd.config import NoDetectorConfig, TrapdConfig
-from trapd.detect.base import Detector, DetectorInfo
+from trapd.detect.base import CATEGORIES, Detector, DetectorInfo
 from trapd.detect.passthrough import PassthroughDetector
 from trapd.detect.runtime import ModelError
 
@@ -20,9 +20,10 @@ def build_detector(trapd_config: TrapdConfig) -> Detector:
     from trapd.detect.detector import TfliteDetector
 
     # A detection that would keep the frame anyway ends the search for more evidence early.
-    confident_score = min(trapd_config.decision.thresholds.model_dump().values())
+    thresholds = trapd_config.decision.thresholds
+    keep_thresholds = {category: float(getattr(thresholds, category)) for category in CATEGORIES}
     try:
-        return TfliteDetector(config, confident_score=confident_score)
+        return TfliteDetector(config, keep_thresholds=keep_thresholds)
     except ModelError as exc:
         if config.required:
             raise ModelError(f"{exc} (detector.required is true: trapd will not run without it)") from None

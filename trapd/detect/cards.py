@@ -104,6 +104,8 @@ def load_card(path: Path) -> ModelCard:
         return ModelCard.model_validate(data)
     except OSError as exc:
         raise ConfigError(f"model card {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"model card {path} is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"model card {path} is not valid YAML: {exc}") from None
     except ValidationError as exc:

@@ -42,21 +42,35 @@ def _ssd_tensors(outputs: Mapping[str, npt.NDArray[np.float32]], names: SsdOutpu
                  ) -> tuple[npt.NDArray[np.float32], ...]:
     if names is not None:
         return tuple(outputs[n] for n in (names.boxes, names.classes, names.scores, names.count))
-    # No names on the card: tell the four apart by shape, and classes from scores by their values.
+    # No names on the card: tell the four apart by shape, and scores from classes by their values:
+    # scores lie in [0, 1] sorted best first (the post-process sorts them), class ids are whole numbers.
     boxes = next(t for t in outputs.values() if t.shape[-1] == 4 and t.ndim == 3)
     count = next(t for t in outputs.values() if t.size == 1)
-    pair = [t for t in outputs.values() if t.ndim == 2 and t is not boxes]
-    classes = next((t for t in pair if np.all(np.equal(np.mod(t, 1), 0)) and t.max() > 1), pair[0])
-    scores = next(t for t in pair if t is not classes)
+    first, second = (t for t in outputs.values() if t.ndim == 2)
+    first_is_scores = _looks_like_scores(first) and not (_looks_like_scores(second) and _whole_numbers(first))
+    scores, classes = (first, second) if first_is_scores else (second, first)
     return boxes, classes, scores, count
 
 
-def decode_yolov8(output: npt.NDArray[np.float32], num_classes: int, min_score: float,
-                  iou_threshold: float = 0.5, max_detections: int = 100) -> list[RawDetection]:
-    """Raw YOLOv8 output [1, 4 + classes, anchors]: cx, cy, w, h (normalised), then class scores. No NMS inside."""
+def _looks_like_scores(tensor: npt.NDArray[np.float32]) -> bool:
+    values = tensor.reshape(-1)
+    return bool(np.all((values >= 0.0) & (values <= 1.0)) and np.all(np.diff(values) <= 0))
+
+
+def _whole_numbers(tensor: npt.NDArray[np.float32]) -> bool:
+    return bool(np.all(np.mod(tensor, 1) == 0))
+
+
+def decode_yolov8(output: npt.NDArray[np.float32], min_score: float, iou_threshold: float = 0.5,
+                  max_detections: int = 100) -> list[RawDetection]:
+    """Raw YOLOv8 output [1, 4 + classes, anchors]: cx, cy, w, h (normalised), then class scores. No NMS inside.
+
+    Anchors (8,400 at 640 px) always outnumber features (84 for COCO), so the smaller axis is
+    the features one; some exports give [1, anchors, 4 + classes].
+    """
     table = output[0]
-    if table.shape[0] != 4 + num_classes and table.shape[1] == 4 + num_classes:
-        table = table.T  # some exports give [1, anchors, 4 + classes]
+    if table.shape[0] > table.shape[1]:
+        table = table.T
     class_scores = table[4:]
     best_class = class_scores.argmax(axis=0)
     best_score = class_scores[best_class, np.arange(class_scores.shape[1])]

@@ -56,8 +56,9 @@ def plan_crops(width: int, height: int, columns: int, rows: int, overlap: float)
 
 
 class TfliteDetector:
-    def __init__(self, config: TfliteDetectorConfig, *, confident_score: float = 1.0) -> None:
-        """``confident_score``: a detection this good ends the search early (the lowest keep threshold)."""
+    def __init__(self, config: TfliteDetectorConfig, *,
+                 keep_thresholds: dict[Category, float] | None = None) -> None:
+        """``keep_thresholds``: a detection at its category's threshold ends the search for more evidence."""
         resolved = find_model(config.model)
         if resolved.card.kind != "detector":
             raise ModelError(f"model {config.model} is a {resolved.card.kind}, not a detector; "
@@ -65,14 +66,20 @@ class TfliteDetector:
         self._config = config
         self._model = TfliteModel(resolved, config.num_threads)
         self._category_of = resolved.card.category_of_label()
-        self._confident_score = confident_score
+        # Without thresholds nothing is "confident" early: every crop in the budget is looked at.
+        self._keep_thresholds = keep_thresholds or {}
         self._classifier: TfliteModel | None = None
         if config.classifier is not None:
             classifier = find_model(config.classifier)
             if classifier.card.kind != "classifier":
                 raise ModelError(f"model {config.classifier} is not a classifier; fix detector.classifier")
             self._classifier = TfliteModel(classifier, config.num_threads)
-        self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=resolved.sha256())
+        checksum = resolved.sha256()
+        if resolved.card.sha256 is not None and checksum != resolved.card.sha256:
+            raise ModelError(f"model {resolved.card.name} ({resolved.model_path}) does not match the sha256 on its "
+                             f"card ({checksum[:12]}... vs {resolved.card.sha256[:12]}...); the file is damaged "
+                             "or replaced: reinstall it (`trapd models install`)")
+        self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=checksum)
 
     @property
     def invoke_ns(self) -> int:
@@ -117,7 +124,8 @@ class TfliteDetector:
         return bool(lores.shape[1] >= spec.width * 0.9 and lores.shape[0] >= spec.height * 0.6)
 
     def _confident(self, detections: list[Detection]) -> bool:
-        return any(d.score >= self._confident_score for d in detections)
+        # Per category: a false "airplane" above the *animal* threshold must not end the search for animals.
+        return any(d.score >= self._keep_thresholds.get(d.category, 2.0) for d in detections)
 
     def _detect_crop(self, rgb: RGBImage, crop: Crop, width: int, height: int) -> list[Detection]:
         found = []

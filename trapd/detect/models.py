@@ -4,34 +4,44 @@ Search path, first match wins:
 
 1. ``$TRAPD_MODELS_DIR`` (colon-separated), e.g. ``../shared/models`` on a development machine;
 2. the user's models: ``$XDG_DATA_HOME/trapd/models`` (``~/.local/share/trapd/models``);
-3. the service's models: ``/var/lib/trapd/models`` (systemd's StateDirectory).
+3. the service's models: ``$STATE_DIRECTORY/models``, i.e. ``/var/lib/trapd/models``.
 
 In each folder a model is either described by a card beside it (``<name>.card.yaml``, which
 is what ``trapd models install`` writes) or is the file a shipped card names. Field units
-have no network: ``trapd models install`` side-loads a model from a USB stick, records its
-sha256 in the installed card, and ``trapd models verify`` checks it later.
+have no network: ``trapd models install`` side-loads a model from a USB stick into the
+service's folder (as root) or the user's, records its sha256 in the installed card, and the
+detector and ``trapd models verify`` check it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from trapd.detect.cards import CARD_SUFFIX, ModelCard, builtin_cards, load_card
 from trapd.detect.runtime import ModelError
+from trapd.errors import ConfigError, StorageError
 from trapd.storage.atomic import make_dirs_durable, write_atomic
 
-SERVICE_MODELS_DIR = Path("/var/lib/trapd/models")
+log = logging.getLogger(__name__)
+
+def service_models_dir() -> Path:
+    """The service's models: under systemd's $STATE_DIRECTORY (StateDirectory=trapd), else /var/lib/trapd."""
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(state or "/var/lib/trapd") / "models"
 
 
 def search_path() -> list[Path]:
     dirs = [Path(p).expanduser() for p in os.environ.get("TRAPD_MODELS_DIR", "").split(":") if p]
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return [*dirs, data_home / "trapd" / "models", SERVICE_MODELS_DIR]
+    return [*dirs, data_home / "trapd" / "models", service_models_dir()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +77,26 @@ def find_model(name: str) -> ResolvedModel:
 
 
 def discover() -> list[ResolvedModel]:
-    """Every model on the search path, in search order (a name found twice: the first wins)."""
+    """Every model on the search path, in search order (a name found twice: the first wins).
+
+    A card that does not load is skipped with a warning: one bad file in a models folder must
+    not stop the trap from using the good ones (or from running fail-open).
+    """
     found: list[ResolvedModel] = []
     seen: set[str] = set()
     shipped = builtin_cards()
     for directory in search_path():
-        if not directory.is_dir():
+        try:
+            card_paths = sorted(directory.glob(f"*{CARD_SUFFIX}")) if directory.is_dir() else []
+        except OSError as exc:
+            log.warning("models folder %s cannot be read: %s", directory, exc.strerror or exc)
             continue
-        candidates: list[tuple[ModelCard, Path | None]] = [
-            (load_card(p), p) for p in sorted(directory.glob(f"*{CARD_SUFFIX}"))
-        ]
+        candidates: list[tuple[ModelCard, Path | None]] = []
+        for path in card_paths:
+            try:
+                candidates.append((load_card(path), path))
+            except ConfigError as exc:
+                log.warning("ignoring model card: %s", exc.problems[0])
         candidates += [(card, None) for card in shipped.values()]
         for card, card_path in candidates:
             model_path = directory / card.file
@@ -88,11 +108,12 @@ def discover() -> list[ResolvedModel]:
 
 
 def install_dir() -> Path:
-    """Where `trapd models install` puts models: the first $TRAPD_MODELS_DIR, else the service's or user's."""
-    configured = [p for p in os.environ.get("TRAPD_MODELS_DIR", "").split(":") if p]
-    if configured:
-        return Path(configured[0]).expanduser()
-    return SERVICE_MODELS_DIR if os.geteuid() == 0 else search_path()[-2]
+    """Where `trapd models install` puts models: the service's folder as root, else the user's.
+
+    Never a $TRAPD_MODELS_DIR folder: that is where models are *read* from (often a shared,
+    read-only collection); writing there by default would alter it.
+    """
+    return service_models_dir() if os.geteuid() == 0 else search_path()[-2]
 
 
 def install(source: Path, name: str | None = None, card_path: Path | None = None,
@@ -100,33 +121,59 @@ def install(source: Path, name: str | None = None, card_path: Path | None = None
     """Copy a model, its labels and its card into the install folder, recording the model's sha256.
 
     The card is ``card_path``, else ``<source stem>.card.yaml`` beside the model, else the
-    shipped card whose ``file`` is the model's file name. The model is loaded once first, so a
-    truncated copy from a failing USB stick is refused instead of installed.
+    shipped card whose ``file`` is the model's file name. The bytes are read once; those bytes
+    are hashed, loaded (so a truncated copy from a failing USB stick is refused) and written,
+    and the written file is hashed again. Nothing is left behind if any step fails.
     """
-    if not source.is_file():
-        raise ModelError(f"{source} is not a file; give the path of a .tflite model")
     card = _card_for(source, card_path)
     if name is not None:
-        card = card.model_copy(update={"name": name})
-    labels = source.parent / card.labels
-    if not labels.is_file():
-        raise ModelError(f"labels file {labels} (named by the card) is missing; copy it beside {source.name}")
-    from trapd.detect.tflite import TfliteModel
-
-    checksum = file_sha256(source)
+        try:
+            card = ModelCard.model_validate({**card.model_dump(), "name": name})
+        except ValidationError:
+            raise ConfigError(f"--name {name!r}: use lower-case letters, digits, '.', '_' and '-'") from None
+    try:
+        model_bytes = source.read_bytes()
+        labels_bytes = (source.parent / card.labels).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{exc.filename} cannot be read ({exc.strerror or exc}); the model and the labels "
+                         f"file {card.labels} must sit together") from None
+    checksum = hashlib.sha256(model_bytes).hexdigest()
     if card.sha256 is not None and card.sha256 != checksum:
         raise ModelError(f"{source} does not match its card (sha256 {checksum[:12]}..., card says "
                          f"{card.sha256[:12]}...); the copy is damaged or the card is for another file")
-    TfliteModel(ResolvedModel(card, source, labels, card_path), num_threads=1)  # proves it loads and fits
     destination = target_dir or install_dir()
-    make_dirs_durable(destination)
-    model_path = destination / card.file
-    write_atomic(model_path, source.read_bytes())
-    write_atomic(destination / card.labels, labels.read_bytes())
-    installed_card = destination / f"{card.name}{CARD_SUFFIX}"
-    data = card.model_copy(update={"sha256": checksum}).model_dump(mode="json", exclude_defaults=True)
-    write_atomic(installed_card, yaml.safe_dump(data, sort_keys=False).encode())
-    return ResolvedModel(load_card(installed_card), model_path, destination / card.labels, installed_card)
+    written: list[Path] = []
+    try:
+        with tempfile.TemporaryDirectory() as staging:  # prove it loads and fits before it lands
+            staged = Path(staging)
+            (staged / card.file).write_bytes(model_bytes)
+            (staged / card.labels).write_bytes(labels_bytes)
+            from trapd.detect.tflite import TfliteModel
+
+            TfliteModel(ResolvedModel(card, staged / card.file, staged / card.labels, None), num_threads=1)
+        make_dirs_durable(destination)
+        installed_card = destination / f"{card.name}{CARD_SUFFIX}"
+        data = card.model_copy(update={"sha256": checksum}).model_dump(mode="json", exclude_defaults=True)
+        for path, content in ((destination / card.file, model_bytes), (destination / card.labels, labels_bytes),
+                              (installed_card, yaml.safe_dump(data, sort_keys=False).encode())):
+            write_atomic(path, content)
+            written.append(path)
+        if file_sha256(destination / card.file) != checksum:
+            raise ModelError(f"the copy written to {destination} does not read back intact; check the storage")
+    except OSError as exc:
+        _remove(written)
+        raise StorageError(f"model cannot be installed in {destination} ({exc.strerror or exc}); "
+                           "run as root for the service's folder, or use --dir") from None
+    except BaseException:
+        _remove(written)
+        raise
+    return ResolvedModel(load_card(installed_card), destination / card.file, destination / card.labels,
+                         installed_card)
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _card_for(source: Path, card_path: Path | None) -> ModelCard:

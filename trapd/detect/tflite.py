@@ -28,9 +28,11 @@ class TfliteModel:
         self._check_against_card()
         try:
             self.labels = resolved.labels_path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ModelError(f"labels {resolved.labels_path} of model {self.card.name} cannot be read: "
-                             f"{exc.strerror or exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ModelError(f"labels {resolved.labels_path} of model {self.card.name} cannot be read "
+                             f"({reason or exc}); it must be a UTF-8 text file, one label per line") from None
+        self._check_outputs_against_labels()
         self.invoke_ns = 0  # total time inside invoke(), for overhead accounting
         self.invocations = 0
 
@@ -52,6 +54,21 @@ class TfliteModel:
         if card.format == "yolov8" and (len(self._outputs) != 1 or len(self._only_output()["shape"]) != 3):
             raise ModelError(f"model {card.name} is not a raw YOLOv8 export (expected one [1, 4+classes, anchors] "
                              "output); check the card's format")
+
+    def _check_outputs_against_labels(self) -> None:
+        card = self.card
+        if card.format == "yolov8":
+            features = min(int(v) for v in self._only_output()["shape"][1:])
+            classes = len([line for line in self.labels if line.strip()]) - max(0, card.label_offset)
+            if features - 4 != classes:
+                raise ModelError(f"model {card.name} outputs {features - 4} class scores but its labels file "
+                                 f"{card.labels} names {classes} classes; fix the labels or the card")
+        if card.format == "classifier":
+            outputs = int(np.prod(self._only_output()["shape"]))
+            highest = max(hi for ranges in card.category_indices.values() for _, hi in ranges)
+            if highest >= outputs:
+                raise ModelError(f"model {card.name} has {outputs} outputs but its card's category_indices "
+                                 f"reach {highest}; fix the card")
 
     def _only_output(self) -> dict[str, Any]:
         return next(iter(self._outputs.values()))
@@ -82,8 +99,7 @@ class TfliteModel:
     def detect(self, rgb: RGBImage, min_score: float) -> list[RawDetection]:
         outputs = self._run(rgb)
         if self.card.format == "yolov8":
-            num_classes = len(self.labels) - max(0, self.card.label_offset)
-            return decode_yolov8(next(iter(outputs.values())), num_classes, min_score)
+            return decode_yolov8(next(iter(outputs.values())), min_score)
         return decode_ssd(outputs, self.card.outputs, min_score)
 
     def classify(self, rgb: RGBImage) -> npt.NDArray[np.float32]:
