@@ -407,3 +407,12 @@ def test_early_stop_respects_each_categorys_own_threshold(shared_models: Path) -
     result = TfliteDetector(TfliteDetectorConfig(tiles=(2, 2)), keep_thresholds=strict_vehicles).detect_image(image)
     assert result.invocations > 1, "the airplane alone must not end the search"
     assert any(d.category == "animal" and d.score >= 0.4 for d in result.detections)
+
+
+def test_offline_commands_refuse_to_judge_without_a_model(tmp_path: Path) -> None:
+    # The trap runs fail-open without its model; `detect` and `eval` would only print misleading figures.
+    (tmp_path / "a.jpg").write_bytes((IMAGES / "sn_blank.jpg").read_bytes() if IMAGES.is_dir() else b"")
+    result = trapd_cli("detect", str(tmp_path / "a.jpg"))
+    assert result.returncode == 69
+    assert "not found" in result.stderr and "detector.required is true" in result.stderr
+    assert "Traceback" not in result.stderr

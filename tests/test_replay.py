@@ -6,6 +6,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import ExifTags, Image
@@ -16,6 +17,8 @@ from trapd.detect.base import Detection
 from trapd.errors import InputError
 from trapd.replay import group_into_events, replay
 from trapd.storage.event_store import SIDECAR_NAME, EventStore
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def shoot(path: Path, taken: str | None, shade: int = 120) -> Path:
@@ -32,29 +35,46 @@ def test_loose_photos_are_grouped_by_gaps_in_capture_time(tmp_path: Path) -> Non
     shoot(tmp_path / "a.jpg", "2024:05:01 10:00:00")
     shoot(tmp_path / "b.jpg", "2024:05:01 10:00:04")
     shoot(tmp_path / "d.jpg", "2024:05:01 11:30:00")
-    groups = group_into_events(tmp_path, gap_s=5.0)
+    groups = group_into_events(tmp_path, 5.0, UTC_ZONE)
     assert [[p.path.name for p in g] for g in groups] == [["a.jpg", "b.jpg", "c.jpg"], ["d.jpg"]]
     assert groups[0][0].taken == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
-def test_sub_folders_are_events(tmp_path: Path) -> None:
-    for folder, names in (("seq1", ["x.jpg", "y.jpg"]), ("seq2", ["z.jpg"])):
-        (tmp_path / folder).mkdir()
-        for name in names:
-            shoot(tmp_path / folder / name, "2024:05:01 10:00:00")
-    assert [[p.path.name for p in g] for g in group_into_events(tmp_path, 5.0)] == [["x.jpg", "y.jpg"], ["z.jpg"]]
+def test_folders_at_any_depth_never_share_an_event_and_are_split_by_time(tmp_path: Path) -> None:
+    card = tmp_path / "DCIM" / "100MEDIA"
+    card.mkdir(parents=True)
+    shoot(card / "x.jpg", "2024:05:01 10:00:00")
+    shoot(card / "y.jpg", "2024:05:01 10:00:01")
+    shoot(card / "z.jpg", "2024:06:01 10:00:00")  # a month later, same folder: another event
+    (tmp_path / "other").mkdir()
+    shoot(tmp_path / "other" / "w.jpg", "2024:05:01 10:00:02")  # close in time, other folder
+    groups = group_into_events(tmp_path, 5.0, UTC_ZONE)
+    assert [[p.path.name for p in g] for g in groups] == [["x.jpg", "y.jpg"], ["w.jpg"], ["z.jpg"]]
+
+
+def test_exif_times_are_read_in_the_site_timezone_unless_the_camera_wrote_an_offset(tmp_path: Path) -> None:
+    from trapd.replay import capture_time
+
+    nairobi = ZoneInfo("Africa/Nairobi")  # UTC+3
+    plain = shoot(tmp_path / "plain.jpg", "2024:05:01 23:30:00")
+    assert capture_time(plain, nairobi) == datetime(2024, 5, 1, 20, 30, tzinfo=UTC)
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif).update({ExifTags.Base.DateTimeOriginal: "2024:05:01 23:30:00",
+                                            ExifTags.Base.OffsetTimeOriginal: "+01:00"})
+    Image.new("RGB", (8, 8)).save(tmp_path / "offset.jpg", exif=exif.tobytes())
+    assert capture_time(tmp_path / "offset.jpg", nairobi) == datetime(2024, 5, 1, 22, 30, tzinfo=UTC)
 
 
 def test_without_exif_the_file_time_is_used(tmp_path: Path) -> None:
     for name, stamp in (("a.jpg", 1_700_000_000), ("b.jpg", 1_700_000_100)):
         os.utime(shoot(tmp_path / name, None), (stamp, stamp))
-    assert len(group_into_events(tmp_path, 5.0)) == 2
+    assert len(group_into_events(tmp_path, 5.0, UTC_ZONE)) == 2
 
 
 def test_no_photos_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match=r"no \.jpg/\.jpeg photos"):
-        group_into_events(tmp_path, 5.0)
+        group_into_events(tmp_path, 5.0, UTC_ZONE)
 
 
 def test_events_are_decided_and_stored_as_the_daemon_would(tmp_path: Path) -> None:
@@ -63,7 +83,8 @@ def test_events_are_decided_and_stored_as_the_daemon_would(tmp_path: Path) -> No
     shoot(archive / "a.jpg", "2024:05:01 10:00:00")
     shoot(archive / "b.jpg", "2024:05:01 10:00:02")
     shoot(archive / "c.jpg", "2024:05:02 09:00:00")
-    config: TrapdConfig = make_config(tmp_path / "store", event={"gap_s": 5.0})
+    config: TrapdConfig = make_config(tmp_path / "store", event={"gap_s": 5.0},
+                                      deployment={"timezone": "Africa/Nairobi"})
     detector = ScriptedDetector({"b.jpg": [Detection("animal", "fox", 0.9, (0.1, 0.1, 0.2, 0.2))]})
     store = EventStore(config)
     store.prepare()
@@ -73,15 +94,23 @@ def test_events_are_decided_and_stored_as_the_daemon_would(tmp_path: Path) -> No
     assert first_stored is not None and len(first_stored.files) == 2
     sidecar = json.loads((first_stored.directory / SIDECAR_NAME).read_text())
     assert [f["source"] for f in sidecar["frames"]] == ["a.jpg", "b.jpg"]
-    assert sidecar["start_utc"] == "2024-05-01T10:00:00Z"
+    # 10:00 on the site's clock (Nairobi, UTC+3) is 07:00 UTC; the day folder is the site's day.
+    assert sidecar["start_utc"] == "2024-05-01T07:00:00Z"
     assert first_stored.directory.parent.name == "2024-05-01"
+    with Image.open(first_stored.files[0]) as image:
+        exif = image.getexif().get_ifd(ExifTags.IFD.Exif)
+    assert exif[ExifTags.Base.DateTimeOriginal] == "2024:05:01 10:00:00"
+    assert exif[ExifTags.Base.OffsetTimeOriginal] == "+03:00"
 
 
 def test_replay_command_prints_one_json_line_per_photo(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     (archive / "seq").mkdir(parents=True)
     shoot(archive / "seq" / "a.jpg", "2024:05:01 10:00:00")
-    (archive / "seq" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    broken = archive / "seq" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really")
+    taken = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC).timestamp()  # no EXIF: its file time places it
+    os.utime(broken, (taken, taken))
     config = write_config(tmp_path / "c.yaml", tmp_path / "unused")
     result = trapd_cli("replay", str(archive), "--json", "--config", str(config), "--storage", str(tmp_path / "s"))
     assert result.returncode == 0, result.stderr

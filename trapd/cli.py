@@ -14,6 +14,7 @@ from typing import NoReturn
 from trapd import __version__
 from trapd.config import DEFAULT_CONFIG_PATH, TrapdConfig, load_config
 from trapd.control import request, socket_path_for
+from trapd.detect.base import Detector
 from trapd.detect.runtime import ModelError
 from trapd.errors import EX_OK, EX_USAGE, ConfigError, TrapdError
 from trapd.log import set_level, setup_logging
@@ -184,12 +185,21 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _cmd_detect(args: argparse.Namespace) -> int:
+def _offline_detector(config: TrapdConfig) -> Detector:
+    """The detector for detect/replay/eval: judging photos without the model would only mislead, so it is required."""
+    from trapd.config import TfliteDetectorConfig
     from trapd.detect import build_detector
+
+    if isinstance(config.detector, TfliteDetectorConfig):
+        config = config.model_copy(update={"detector": config.detector.model_copy(update={"required": True})})
+    return build_detector(config)
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
     from trapd.evaluate import judge
 
     config = _load(args, default_storage=SIMULATE_STORAGE)
-    detector = build_detector(config)
+    detector = _offline_detector(config)
     for image in args.images:
         judgement = judge(image, detector, config)
         if args.json:
@@ -200,7 +210,6 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from trapd.detect import build_detector
     from trapd.replay import frame_lines, replay
     from trapd.storage.event_store import EventStore
     from trapd.storage.lock import StorageLock
@@ -212,7 +221,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         store.prepare()
         lock = StorageLock(state_dir(store.root) / "lock")
         lock.acquire()  # a daemon, or another replay, may be writing there; released at exit
-    for record, stored in replay(args.folder, build_detector(config), config, store):
+    for record, stored in replay(args.folder, _offline_detector(config), config, store):
         for line in frame_lines(record):
             if args.json:
                 print(json.dumps(line), flush=True)
@@ -225,12 +234,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from trapd.detect import build_detector
     from trapd.evaluate import evaluate
 
     config = _load(args, default_storage=SIMULATE_STORAGE)
     ground_truth = args.ground_truth or args.images_dir / "ground_truth.csv"
-    report = evaluate(args.images_dir, ground_truth, build_detector(config), config).as_json()
+    report = evaluate(args.images_dir, ground_truth, _offline_detector(config), config).as_json()
     if args.json:
         print(json.dumps(report))
         return EX_OK

@@ -46,6 +46,8 @@ class Judgement:
 
 def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
     """Detect and decide one photo, as the daemon would a captured frame. Undecodable: kept, flagged."""
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; give the paths of JPEG photos")
     now = Instant.now()
     frame = photo_frame(path, config.camera.lores_size, "detect", 0, Trigger(now, "manual"), now)
     result = run_detector(detector, frame)

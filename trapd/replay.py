@@ -1,23 +1,24 @@
 """`trapd replay DIR`: the trap's decision pipeline over an archive of photos, as if captured.
 
-Photos are grouped into events the way a trap would have made them: by sub-folder when the
-archive has sub-folders (one folder per sequence, as most trail cameras write), otherwise by
-gaps in capture time (EXIF DateTimeOriginal, else the file's modification time) longer than
-``event.gap_s``. Each event is detected and decided exactly as the daemon does it, event-level
-rule and audit sample included; with ``--storage`` the events are stored as the daemon stores them.
+Photos are grouped into events the way a trap would have made them: photos in the same folder
+(at any depth, e.g. ``DCIM/100MEDIA``) whose capture times lie within ``event.gap_s`` of each
+other. Capture time is EXIF DateTimeOriginal, read in the site's timezone unless the camera
+wrote its offset, else the file's modification time. Each event is detected and decided exactly
+as the daemon does it, event-level rule and audit sample included; with ``--storage`` the events
+are stored as the daemon stores them.
 
 It is also how a researcher tunes thresholds on their own archive before a deployment.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -37,22 +38,22 @@ from trapd.timebase import Instant, iso_utc
 @dataclass(frozen=True, slots=True)
 class Photo:
     path: Path
-    taken: datetime  # UTC; naive EXIF times are read as UTC, which is all grouping needs
+    taken: datetime  # aware, UTC
 
 
 def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: int, trigger: Trigger,
                 taken: Instant, source_name: str | None = None) -> Frame:
-    """A photo as the camera would have handed it over; an undecodable one keeps its bytes."""
+    """A photo as the camera would have handed it over. One that will not read or decode keeps
+    what bytes there are and is flagged, as a bad frame from a camera would be."""
     source_name = source_name or path.name
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path} cannot be read: {exc.strerror or exc}") from None
-    try:
         main = decode_jpeg(data)
-    except UndecodableImage as exc:
+    except (OSError, UndecodableImage) as exc:
+        data = data if not isinstance(exc, OSError) else b""
+        reason = f"cannot read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         camera = CameraFrame(None, None, simulated_metadata(None, taken.monotonic_ns), "file",
-                             source_name=source_name, original_jpeg=data, decode_error=str(exc))
+                             source_name=source_name, original_jpeg=data or None, decode_error=reason)
     else:
         # What the camera's ISP would hand over as the low-resolution stream.
         lores = resize_rgb(main, lores_size)
@@ -64,34 +65,46 @@ def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: i
     return frame
 
 
-def capture_time(path: Path) -> datetime:
+def capture_time(path: Path, zone: ZoneInfo) -> datetime:
+    """When the photo was taken, in UTC: EXIF DateTimeOriginal (with OffsetTimeOriginal if the camera
+    wrote one, else read in the site's timezone), falling back to the file's modification time."""
     try:
-        with Image.open(io.BytesIO(path.read_bytes())) as image:
-            stamp = image.getexif().get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal)
+        with Image.open(path) as image:
+            exif = image.getexif().get_ifd(ExifTags.IFD.Exif)
+        stamp, offset = exif.get(ExifTags.Base.DateTimeOriginal), exif.get(ExifTags.Base.OffsetTimeOriginal)
         if isinstance(stamp, str):
-            return datetime.strptime(stamp.strip(), "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
-    except (OSError, UnidentifiedImageError, ValueError):
+            taken = datetime.strptime(stamp.strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")
+            if isinstance(offset, str) and offset.strip():
+                return datetime.fromisoformat(f"{taken.isoformat()}{offset.strip()}").astimezone(UTC)
+            return taken.replace(tzinfo=zone).astimezone(UTC)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         pass  # no readable EXIF time: the file's own time is the next best clue
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
-def group_into_events(folder: Path, gap_s: float) -> list[list[Photo]]:
+def group_into_events(folder: Path, gap_s: float, zone: ZoneInfo) -> list[list[Photo]]:
+    """Photos in every folder below ``folder``; within each folder, split where capture times gap."""
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder of photos; give the archive's folder")
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
-    groups = [_jpegs(sub) for sub in subfolders] if subfolders else []
-    groups = [g for g in groups if g]
-    loose = _jpegs(folder)
-    if loose:
-        groups += _split_by_gaps(loose, gap_s)
-    if not groups:
-        raise InputError(f"no .jpg/.jpeg photos in {folder} or its sub-folders")
-    return groups
+    events: list[list[Photo]] = []
+    for directory in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        try:
+            paths = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES)
+        except OSError as exc:
+            raise InputError(f"folder {directory} cannot be read ({exc.strerror or exc}); "
+                             "check its permissions") from None
+        photos = sorted((Photo(p, _taken(p, zone)) for p in paths), key=lambda photo: (photo.taken, photo.path.name))
+        events += _split_by_gaps(photos, gap_s)
+    if not events:
+        raise InputError(f"no .jpg/.jpeg photos in {folder} or below it")
+    return sorted(events, key=lambda event: event[0].taken)
 
 
-def _jpegs(folder: Path) -> list[Photo]:
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES)
-    return sorted((Photo(p, capture_time(p)) for p in paths), key=lambda photo: (photo.taken, photo.path.name))
+def _taken(path: Path, zone: ZoneInfo) -> datetime:
+    try:
+        return capture_time(path, zone)
+    except OSError:
+        return datetime.fromtimestamp(0, tz=UTC)  # unreadable: it is kept, flagged, in its folder's order
 
 
 def _split_by_gaps(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
@@ -107,7 +120,7 @@ def _split_by_gaps(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
 def replay(folder: Path, detector: Detector, config: TrapdConfig,
            store: EventStore | None = None) -> Iterator[tuple[EventRecord, StoredEvent | None]]:
     """Decide (and, given a store, store) each event of the archive, in time order."""
-    for photos in group_into_events(folder, config.event.gap_s):
+    for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
         opened = Instant(time.monotonic_ns(), photos[0].taken)
         record = EventRecord(new_event_id(opened), opened, [Trigger(opened, "manual")])
