@@ -436,3 +436,24 @@ def test_discarded_frames_drawn_for_audit_are_kept_apart(tmp_path: Path, mock_fa
         assert frame["audit"] is True and frame["keep"] is False
         assert (stored.directory / frame["file"]).resolve().parent == audit.resolve()
     assert daemon.status.counts()["frames_audited"] == 3
+
+
+def test_backpressure_is_reported_once_not_per_frame(tmp_path: Path, mock_factory: MockFactory,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    detector = GatedDetector()
+    camera = RecordingCamera(synthetic())
+    sink = EventSink()
+    config = make_config(tmp_path, burst={"frames": 12}, pipeline={"max_frames_in_flight": 4})
+    daemon = start_daemon(config, mock_factory, camera=camera, detector=detector, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        assert detector.entered.wait(5)
+        threading.Timer(0.5, detector.release.set).start()  # capture backs up against the full queue first
+        [(record, _)] = sink.wait_for(1)
+    finally:
+        detector.release.set()
+        daemon.stop()
+    assert len(record.frames) == 12, "backpressure delays capture; it loses nothing"
+    waits = [r for r in caplog.records if "capture is waiting" in r.getMessage()]
+    assert 1 <= len(waits) <= 2  # once per episode (it may refill after draining); never once per frame
+    assert any("capture waited for storage" in w for w in daemon.status.snapshot()["warnings"])

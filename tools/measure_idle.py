@@ -57,17 +57,12 @@ def wait_for_daemon(socket_path: Path, process: subprocess.Popen[bytes], timeout
     raise SystemExit("trapd did not answer within 30 s")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=60.0, help="idle window (default 60)")
-    parser.add_argument("--triggers", type=int, default=2, help="triggers fired after the window (default 2)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-
+def measure_idle(seconds: float, triggers: int = 0, extra_config: str = "") -> dict[str, float | int]:
+    """Start `trapd run --fake`, read its idle cost from /proc over ``seconds``, then fire ``triggers``."""
     with tempfile.TemporaryDirectory(prefix="trapd-idle-") as tmp:
         storage = Path(tmp) / "store"
         config = Path(tmp) / "config.yaml"
-        config.write_text("pir:\n  holdoff_s: 0\nevent:\n  gap_s: 0.5\n")
+        config.write_text("pir:\n  holdoff_s: 0\nevent:\n  gap_s: 0.5\n" + extra_config)
         process = subprocess.Popen(
             [sys.executable, "-m", "trapd", "run", "--fake", "--config", str(config), "--storage", str(storage)],
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -77,39 +72,48 @@ def main() -> int:
             wait_for_daemon(socket_path, process)
             time.sleep(1.0)  # let start-up work (imports, first status write) finish
             ticks0, wake0, t0 = cpu_ticks(process.pid), thread_wakeups(process.pid), time.monotonic()
-            time.sleep(args.seconds)
+            time.sleep(seconds)
             ticks1, wake1, t1 = cpu_ticks(process.pid), thread_wakeups(process.pid), time.monotonic()
             elapsed = t1 - t0
             cpu_percent = (ticks1 - ticks0) / os.sysconf("SC_CLK_TCK") / elapsed * 100
             per_thread = {tid: (wake1.get(tid, 0) - count) / elapsed for tid, count in wake0.items()}
             events = 0
-            for fired in range(1, args.triggers + 1):
+            for fired in range(1, triggers + 1):
                 request(socket_path, "trigger")
                 deadline = time.monotonic() + 30
                 while events < fired and time.monotonic() < deadline:
                     time.sleep(0.1)
                     events = request(socket_path, "status")["events"]
+            peak_rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{process.pid}/status").read_text()
+                                   .splitlines() if line.startswith("VmHWM")))
         finally:
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(timeout=60)
-
-    result = {
+    return {
         "idle_seconds": round(elapsed, 1),
         "idle_cpu_percent": round(cpu_percent, 3),
         "idle_wakeups_per_s": round(sum(per_thread.values()), 3),
         "max_thread_wakeups_per_s": round(max(per_thread.values()), 3),
         "threads": len(per_thread),
-        "triggers_fired_after": args.triggers,
+        "triggers_fired_after": triggers,
         "events_stored_after": events,
+        "peak_rss_mb": round(peak_rss_kb / 1024, 1),
         "exit_code_on_sigterm": exit_code,
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle window (default 60)")
+    parser.add_argument("--triggers", type=int, default=2, help="triggers fired after the window (default 2)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = measure_idle(args.seconds, args.triggers)
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
             print(f"{key:28} {value}")
-        for tid, rate in sorted(per_thread.items()):
-            print(f"  thread {tid:24} {rate:.3f} wakeups/s")
     return 0
 
 

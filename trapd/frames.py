@@ -79,6 +79,13 @@ class Frame:
     camera: CameraFrame
     pretrigger: bool = False
     flags: list[str] = field(default_factory=list)
+    #: When capture handed the frame on to detection (monotonic): the end of trigger latency.
+    handed_ns: int = 0
+
+    @property
+    def trigger_to_handoff_ms(self) -> float:
+        """Trigger latency as a user feels it: PIR edge to the frame leaving the capture worker."""
+        return (self.handed_ns - self.trigger.at.monotonic_ns) / 1e6
 
     @property
     def trigger_to_exposure_ms(self) -> float:

@@ -110,6 +110,7 @@ class Pipeline:
         # Above this many waiting frames the detector is skipped (frames kept unfiltered).
         self._backlog_limit = max(2, config.pipeline.max_frames_in_flight // 2)
         self._camera_lock = threading.Lock()
+        self._backpressure = False
         self._pretrigger = (
             PretriggerBuffer(camera, self._camera_lock, config.camera.pretrigger_frames,
                              config.camera.pretrigger_interval_s)
@@ -315,6 +316,18 @@ class Pipeline:
                 self._pretrigger.resume()
         return index
 
+    def _note_backpressure(self) -> None:
+        """Say once when capture starts waiting for storage, and once when it stops: not per frame."""
+        waiting = self._frames.qsize()
+        if not self._backpressure and waiting >= self._frames.maxsize:
+            self._backpressure = True
+            self._status.warn("capture waited for storage (pipeline.max_frames_in_flight reached)")
+            log.warning("capture is waiting: %d frames in flight (pipeline.max_frames_in_flight); "
+                        "storage is not keeping up", waiting)
+        elif self._backpressure and waiting < self._frames.maxsize // 2:
+            self._backpressure = False
+            log.info("storage caught up: %d frames in flight", waiting)
+
     def _read_scene_lux(self) -> float | None:
         try:
             with self._camera_lock:
@@ -338,9 +351,8 @@ class Pipeline:
         if captured.decode_error is not None:
             frame.flags.append("undecodable")
         self._status.count("frames_captured")
-        if self._frames.full():
-            log.warning("capture is waiting: %d frames in flight (pipeline.max_frames_in_flight); "
-                        "storage is not keeping up", self._frames.qsize())
+        frame.handed_ns = time.monotonic_ns()
+        self._note_backpressure()
         self._put(self._frames, frame)
         return index + 1
 

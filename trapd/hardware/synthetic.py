@@ -15,32 +15,33 @@ from trapd.hardware.imaging import resize_rgb
 
 
 class SyntheticCamera(FakeCamera):
+    #: Frames drawn once at start-up and served in a loop: a camera hands over ready buffers, so
+    #: the fake must not spend its capture time drawing (that would be timed as trigger latency).
+    LOOP_FRAMES = 16
+
     def __init__(self, main_size: tuple[int, int], lores_size: tuple[int, int], seed: int = 0) -> None:
         super().__init__()
         self.model = "synthetic"
-        self._main_size = main_size
-        self._lores_size = lores_size
         width, height = main_size
         rng = np.random.default_rng(seed)
-        # Ground and sky gradient with grain, built once: frames only move the subject.
+        # Ground and sky gradient with grain; each frame moves a dark "animal" across the lower half.
         rows = np.linspace(170, 80, height, dtype=np.float32)[:, None, None]
         tint = np.array([0.9, 1.0, 0.75], dtype=np.float32)
         grain = rng.normal(0.0, 6.0, size=(height, width, 1)).astype(np.float32)
-        self._background = np.clip(rows * tint + grain, 0, 255).astype(np.uint8)
+        background = np.clip(rows * tint + grain, 0, 255).astype(np.uint8)
+        radius_x, radius_y = max(width // 12, 4), max(height // 16, 3)
+        yy, xx = np.ogrid[:height, :width]
+        self._loop: list[tuple[np.ndarray, np.ndarray]] = []
+        for step in range(self.LOOP_FRAMES):
+            main = background.copy()
+            x, y = int(step / self.LOOP_FRAMES * width), int(height * 0.65)
+            main[((xx - x) / radius_x) ** 2 + ((yy - y) / radius_y) ** 2 <= 1.0] = (60, 45, 30)
+            self._loop.append((main, resize_rgb(main, lores_size)))
 
     def capture(self) -> CameraFrame:
         called_ns = time.monotonic_ns()
         index = self._next_index()
-        main = self._background.copy()
-        width, height = self._main_size
-        # A dark "animal" walking left to right across the lower half.
-        x = int((index * 0.07 % 1.0) * width)
-        y = int(height * 0.65)
-        radius_x, radius_y = max(width // 12, 4), max(height // 16, 3)
-        yy, xx = np.ogrid[:height, :width]
-        body = ((xx - x) / radius_x) ** 2 + ((yy - y) / radius_y) ** 2 <= 1.0
-        main[body] = (60, 45, 30)
-        lores = resize_rgb(main, self._lores_size)
+        main, lores = self._loop[index % self.LOOP_FRAMES]
         metadata = simulated_metadata(lores, called_ns)
         return CameraFrame(main, lores, metadata, self.model, source_name=f"synthetic-{index:06d}")
 

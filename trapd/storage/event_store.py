@@ -146,6 +146,7 @@ class EventStore:
                     "capture_utc": iso_utc(frame.captured.utc),
                     "capture_monotonic_ns": frame.captured.monotonic_ns,
                     "trigger_to_exposure_ms": round(frame.trigger_to_exposure_ms, 3),
+                    "trigger_to_handoff_ms": round(frame.trigger_to_handoff_ms, 3) if frame.handed_ns else None,
                     "source": frame.camera.source_name,
                     "decode_error": frame.camera.decode_error,
                     "metadata": frame.camera.metadata,

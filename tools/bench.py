@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""trapd's figures on fake hardware: trigger latency, recovery, pre-trigger, idle cost, memory, replay.
+
+    python tools/bench.py [--quick] [--json]
+
+* Trigger latency: PIR edge (a MockFactory pin driven high; the gpiozero callback reads the
+  clock) to the burst's first frame handed from capture to detection. Warm synthetic camera.
+* Recovery: the same, for triggers fired while the previous burst is still being detected
+  (a detector that takes 40 ms a frame) and written.
+* Pre-trigger: frames stored from before the edge, with `camera.pretrigger_frames: 2`.
+* Idle cost and peak RSS: read from /proc of a real `trapd run --fake` (see measure_idle.py);
+  RSS with the default model loaded and a burst of full-resolution (2028x1520) frames stored.
+* Replay: `trapd replay` over >= 500 photos, whole-frame detector; the overhead ratio is the
+  time per frame over the detector's raw invoke time per frame, measured in the same run.
+
+The machine is shared and noisy: ratios within one run are what to compare. Without
+../shared/models the model-dependent figures are reported as null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT_ROOT.parent / "shared"
+sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from gpiozero.pins.mock import MockFactory  # noqa: E402
+from measure_idle import measure_idle  # noqa: E402
+
+from trapd.config import TrapdConfig  # noqa: E402
+from trapd.daemon import Daemon  # noqa: E402
+from trapd.detect.base import DetectionResult, DetectorInfo  # noqa: E402
+from trapd.event import EventRecord  # noqa: E402
+from trapd.frames import Frame  # noqa: E402
+from trapd.storage.event_store import StoredEvent  # noqa: E402
+
+
+class SlowDetector:
+    """Stands for a real model on a Pi: 40 ms a frame, so bursts pile up behind it."""
+
+    info = DetectorInfo(name="slow-40ms")
+
+    def detect(self, frame: Frame) -> DetectionResult:
+        time.sleep(0.04)
+        return DetectionResult("ok")
+
+    def close(self) -> None:
+        pass
+
+
+def _config(root: Path, **sections: Any) -> TrapdConfig:
+    data: dict[str, Any] = {
+        "pir": {"holdoff_s": 0.0},
+        "camera": {"type": "synthetic", "main_size": [640, 480], "lores_size": [320, 240]},
+        "burst": {"frames": 1, "interval_s": 0.0},
+        "event": {"gap_s": 0.0},
+        "detector": {"type": "none"},
+        "decision": {"audit_fraction": 0.0},
+        "storage": {"root": str(root), "jpeg_quality": 80},
+        **sections,
+    }
+    return TrapdConfig.model_validate(data)
+
+
+def _fire(config: TrapdConfig, triggers: int, detector: Any = None, settle_s: float = 0.0) -> list[EventRecord]:
+    """Run a daemon, fire ``triggers`` PIR edges each once capture is idle, return the stored events."""
+    records: list[EventRecord] = []
+    lock = threading.Lock()
+
+    def stored(record: EventRecord, _stored: StoredEvent) -> None:
+        with lock:
+            records.append(record)
+
+    factory = MockFactory()
+    daemon = Daemon(config, pin_factory=factory, detector=detector, on_event_stored=stored)
+    daemon.start()
+    try:
+        if settle_s:
+            time.sleep(settle_s)
+        pin = factory.pin(17)
+        for _ in range(triggers):
+            pin.drive_high()
+            pin.drive_low()
+            # Next trigger as soon as capture is free: detection and storage may still be busy.
+            daemon.pipeline.wait_until_quiet(10)
+    finally:
+        daemon.stop()
+    return records
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def trigger_latency(triggers: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        records = _fire(_config(Path(tmp)), triggers)
+    latencies = [r.frames[0].trigger_to_handoff_ms for r in records if r.frames]
+    return {"trigger_latency_p50_ms": round(statistics.median(latencies), 3),
+            "trigger_latency_p99_ms": round(_percentile(latencies, 0.99), 3),
+            "trigger_latency_samples": len(latencies)}
+
+
+def recovery_latency(triggers: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _config(Path(tmp), burst={"frames": 3, "interval_s": 0.0})
+        records = _fire(config, triggers, detector=SlowDetector())
+    # Every trigger after the first lands while earlier frames wait for the 40 ms detector.
+    latencies = [r.frames[0].trigger_to_handoff_ms for r in records[1:] if r.frames]
+    return {"recovery_latency_p50_ms": round(statistics.median(latencies), 3),
+            "recovery_latency_p99_ms": round(_percentile(latencies, 0.99), 3)}
+
+
+def pretrigger() -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _config(Path(tmp), camera={"type": "synthetic", "main_size": [640, 480], "lores_size": [320, 240],
+                                            "pretrigger_frames": 2, "pretrigger_interval_s": 0.05})
+        [record] = _fire(config, 1, settle_s=0.3)
+    return {"pretrigger_frames_before_edge": sum(f.trigger_to_exposure_ms < 0 for f in record.frames)}
+
+
+def replay_throughput(frames: int) -> dict[str, Any]:
+    models, images = SHARED / "models", SHARED / "images" / "camera-trap"
+    if not (models.is_dir() and images.is_dir()):
+        return {"replay_frames_per_s": None, "replay_overhead_ratio": None, "replay_note": "../shared absent"}
+    from trapd.detect.cards import builtin_cards
+    from trapd.detect.models import ResolvedModel
+    from trapd.detect.tflite import TfliteModel
+
+    sources = sorted(p for p in images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "archive"
+        for copy in range(-(-frames // len(sources))):
+            folder = archive / f"card{copy:02d}"
+            folder.mkdir(parents=True)
+            for source in sources:
+                (folder / source.name).symlink_to(source)
+        config = Path(tmp) / "config.yaml"
+        config.write_text("detector:\n  tiles: [1, 1]\ndecision:\n  audit_fraction: 0\n")
+        env = {"TRAPD_MODELS_DIR": str(models), "PATH": "/usr/bin:/bin"}
+        started = time.monotonic()
+        run = subprocess.run([sys.executable, "-m", "trapd", "replay", str(archive), "--json", "--config",
+                              str(config)], cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, check=True)
+        elapsed = time.monotonic() - started
+    replayed = len(run.stdout.splitlines())
+    # The detector's raw invoke time per frame, measured now, on this machine.
+    card = builtin_cards()["ssd-mobilenet-v1-coco"]
+    model = TfliteModel(ResolvedModel(card, models / card.file, models / card.labels, None), num_threads=2)
+    probe = np.zeros((240, 320, 3), np.uint8)
+    for _ in range(5):
+        model.detect(probe, 0.5)
+    model.invoke_ns = 0
+    model.invocations = 0
+    for _ in range(50):
+        model.detect(probe, 0.5)
+    invoke_s = model.invoke_ns / model.invocations / 1e9
+    per_frame_s = elapsed / replayed
+    return {"replay_frames": replayed, "replay_frames_per_s": round(1 / per_frame_s, 2),
+            "replay_invoke_ms": round(invoke_s * 1000, 2),
+            "replay_overhead_ratio": round(per_frame_s / invoke_s, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller samples: under a minute")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+    quick = args.quick
+    started = time.monotonic()
+    figures: dict[str, Any] = {}
+    figures |= trigger_latency(100 if quick else 500)
+    figures |= recovery_latency(30 if quick else 200)
+    figures |= pretrigger()
+    idle_config = ("camera:\n  type: synthetic\n  main_size: [2028, 1520]\n"
+                   "detector:\n  type: tflite\n" if (SHARED / "models").is_dir() else "")
+    idle = measure_idle(10.0 if quick else 60.0, triggers=1, extra_config=idle_config)
+    figures |= {key: idle[key] for key in ("idle_cpu_percent", "idle_wakeups_per_s", "max_thread_wakeups_per_s",
+                                           "peak_rss_mb", "idle_seconds")}
+    figures |= replay_throughput(90 if quick else 540)
+    figures["bench_seconds"] = round(time.monotonic() - started, 1)
+    figures["quick"] = quick
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:32} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
