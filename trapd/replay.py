@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from trapd.config import TrapdConfig
+from trapd.config import TfliteDetectorConfig, TrapdConfig
 from trapd.decide import decide_event
 from trapd.detect.base import Detector, run_detector
 from trapd.errors import InputError
@@ -42,15 +42,19 @@ class Photo:
 
 
 def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: int, trigger: Trigger,
-                taken: Instant, source_name: str | None = None) -> Frame:
+                taken: Instant, source_name: str | None = None, full_resolution: bool = True) -> Frame:
     """A photo as the camera would have handed it over. One that will not read or decode keeps
-    what bytes there are and is flagged, as a bad frame from a camera would be."""
+    what bytes there are and is flagged, as a bad frame from a camera would be.
+
+    Without ``full_resolution`` (no tiles to look at, nothing to store) the photo is decoded only
+    as large as the low-resolution stream needs.
+    """
     source_name = source_name or path.name
+    data = b""
     try:
         data = path.read_bytes()
-        main = decode_jpeg(data)
+        main = decode_jpeg(data, at_least=None if full_resolution else max(lores_size))
     except (OSError, UndecodableImage) as exc:
-        data = data if not isinstance(exc, OSError) else b""
         reason = f"cannot read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         camera = CameraFrame(None, None, simulated_metadata(None, taken.monotonic_ns), "file",
                              source_name=source_name, original_jpeg=data or None, decode_error=reason)
@@ -120,6 +124,9 @@ def _split_by_gaps(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
 def replay(folder: Path, detector: Detector, config: TrapdConfig,
            store: EventStore | None = None) -> Iterator[tuple[EventRecord, StoredEvent | None]]:
     """Decide (and, given a store, store) each event of the archive, in time order."""
+    detector_config = config.detector
+    tiles = detector_config.tiles if isinstance(detector_config, TfliteDetectorConfig) else (1, 1)
+    full_resolution = store is not None or tiles[0] * tiles[1] > 1
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
         opened = Instant(time.monotonic_ns(), photos[0].taken)
@@ -128,7 +135,8 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
             offset_ns = int((photo.taken - photos[0].taken).total_seconds() * 1e9)
             taken = Instant(opened.monotonic_ns + offset_ns, photo.taken)
             frame = photo_frame(photo.path, config.camera.lores_size, record.event_id, index, record.triggers[0],
-                                taken, source_name=photo.path.relative_to(folder).as_posix())
+                                taken, source_name=photo.path.relative_to(folder).as_posix(),
+                                full_resolution=full_resolution)
             record.frames.append(frame)
             record.results.append(run_detector(detector, frame))
         record.detector = detector.info

@@ -17,12 +17,18 @@ class UndecodableImage(ValueError):
     """A JPEG that cannot be turned into pixels; ``str()`` says why in words."""
 
 
-def decode_jpeg(data: bytes) -> RGBImage:
-    """Decode to upright RGB whatever the file holds: grayscale, CMYK or EXIF-rotated JPEGs."""
+def decode_jpeg(data: bytes, at_least: int | None = None) -> RGBImage:
+    """Decode to upright RGB whatever the file holds: grayscale, CMYK or EXIF-rotated JPEGs.
+
+    ``at_least``: decode only at a reduced size no smaller than this on either side, using the
+    JPEG's own DCT scaling (1/2 to 1/8): several times faster when full resolution is not needed.
+    """
     if not data.startswith(JPEG_MAGIC):
         raise UndecodableImage("not a JPEG (no FFD8FF start-of-image marker)")
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if at_least is not None:
+                image.draft("RGB", (at_least, at_least))
             image.load()
             upright = ImageOps.exif_transpose(image)
             rgb = upright.convert("RGB")
