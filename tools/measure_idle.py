@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -57,7 +58,8 @@ def wait_for_daemon(socket_path: Path, process: subprocess.Popen[bytes], timeout
     raise SystemExit("trapd did not answer within 30 s")
 
 
-def measure_idle(seconds: float, triggers: int = 0, extra_config: str = "") -> dict[str, float | int]:
+def measure_idle(seconds: float, triggers: int = 0, extra_config: str = "",
+                 models_dir: Path | None = None) -> dict[str, Any]:
     """Start `trapd run --fake`, read its idle cost from /proc over ``seconds``, then fire ``triggers``."""
     with tempfile.TemporaryDirectory(prefix="trapd-idle-") as tmp:
         storage = Path(tmp) / "store"
@@ -66,6 +68,7 @@ def measure_idle(seconds: float, triggers: int = 0, extra_config: str = "") -> d
         process = subprocess.Popen(
             [sys.executable, "-m", "trapd", "run", "--fake", "--config", str(config), "--storage", str(storage)],
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, **({"TRAPD_MODELS_DIR": str(models_dir)} if models_dir else {})},
         )
         try:
             socket_path = socket_path_for(state_dir(storage), None)
@@ -84,6 +87,7 @@ def measure_idle(seconds: float, triggers: int = 0, extra_config: str = "") -> d
                 while events < fired and time.monotonic() < deadline:
                     time.sleep(0.1)
                     events = request(socket_path, "status")["events"]
+            status = request(socket_path, "status")
             peak_rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{process.pid}/status").read_text()
                                    .splitlines() if line.startswith("VmHWM")))
         finally:
@@ -98,6 +102,8 @@ def measure_idle(seconds: float, triggers: int = 0, extra_config: str = "") -> d
         "triggers_fired_after": triggers,
         "events_stored_after": events,
         "peak_rss_mb": round(peak_rss_kb / 1024, 1),
+        "detector": status["detector"],
+        "detector_warnings": [w for w in status["warnings"] if "detector" in w],
         "exit_code_on_sigterm": exit_code,
     }
 

@@ -17,7 +17,8 @@ from trapd.hardware.imaging import resize_rgb
 class SyntheticCamera(FakeCamera):
     #: Frames drawn once at start-up and served in a loop: a camera hands over ready buffers, so
     #: the fake must not spend its capture time drawing (that would be timed as trigger latency).
-    LOOP_FRAMES = 16
+    #: Few of them: at full resolution each costs ~9 MB, which would be billed to the trap.
+    LOOP_FRAMES = 4
 
     def __init__(self, main_size: tuple[int, int], lores_size: tuple[int, int], seed: int = 0) -> None:
         super().__init__()
