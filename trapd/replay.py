@@ -13,7 +13,9 @@ It is also how a researcher tunes thresholds on their own archive before a deplo
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,27 +123,52 @@ def _split_by_gaps(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
     return events
 
 
+#: Photos decoded ahead on a second thread while the interpreter works on the current one.
+PREFETCH_PHOTOS = 4
+
+
 def replay(folder: Path, detector: Detector, config: TrapdConfig,
            store: EventStore | None = None) -> Iterator[tuple[EventRecord, StoredEvent | None]]:
-    """Decide (and, given a store, store) each event of the archive, in time order."""
+    """Decide (and, given a store, store) each event of the archive, in time order.
+
+    Decoding runs ahead on a worker thread (JPEG decoding and the interpreter both release the
+    GIL), so on two cores the detector, not the decoder, sets the pace.
+    """
     detector_config = config.detector
     tiles = detector_config.tiles if isinstance(detector_config, TfliteDetectorConfig) else (1, 1)
     full_resolution = store is not None or tiles[0] * tiles[1] > 1
+    plans = []
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
         opened = Instant(time.monotonic_ns(), photos[0].taken)
-        record = EventRecord(new_event_id(opened), opened, [Trigger(opened, "manual")])
-        for index, photo in enumerate(photos):
-            offset_ns = int((photo.taken - photos[0].taken).total_seconds() * 1e9)
-            taken = Instant(opened.monotonic_ns + offset_ns, photo.taken)
-            frame = photo_frame(photo.path, config.camera.lores_size, record.event_id, index, record.triggers[0],
-                                taken, source_name=photo.path.relative_to(folder).as_posix(),
-                                full_resolution=full_resolution)
-            record.frames.append(frame)
-            record.results.append(run_detector(detector, frame))
-        record.detector = detector.info
-        record.decisions, record.decision = decide_event(record.results, config.decision)
-        yield record, (store.write(record) if store is not None else None)
+        plans.append((EventRecord(new_event_id(opened), opened, [Trigger(opened, "manual")]), photos))
+
+    def load(record: EventRecord, index: int, photo: Photo) -> Frame:
+        offset_ns = int((photo.taken - record.opened.utc).total_seconds() * 1e9)
+        taken = Instant(record.opened.monotonic_ns + offset_ns, photo.taken)
+        return photo_frame(photo.path, config.camera.lores_size, record.event_id, index, record.triggers[0], taken,
+                           source_name=photo.path.relative_to(folder).as_posix(), full_resolution=full_resolution)
+
+    jobs = iter([(record, index, photo) for record, photos in plans for index, photo in enumerate(photos)])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trapd-decode") as decoder:
+        ahead: deque[Future[Frame]] = deque()
+
+        def decode_next() -> None:
+            job = next(jobs, None)
+            if job is not None:
+                ahead.append(decoder.submit(load, *job))
+
+        for _ in range(PREFETCH_PHOTOS):
+            decode_next()
+        for record, photos in plans:
+            for _ in photos:
+                frame = ahead.popleft().result()
+                decode_next()
+                record.frames.append(frame)
+                record.results.append(run_detector(detector, frame))
+            record.detector = detector.info
+            record.decisions, record.decision = decide_event(record.results, config.decision)
+            yield record, (store.write(record) if store is not None else None)
 
 
 def frame_lines(record: EventRecord) -> Iterator[dict[str, Any]]:
