@@ -98,10 +98,9 @@ def test_replay_camera_needs_its_folder() -> None:
     assert "camera.images_dir: required key is missing" in line
 
 
-def test_unknown_camera_type() -> None:
-    [line] = problems("camera:\n  type: webcam\n")
-    assert line.startswith("t.yaml:1: camera")
-    assert "picamera2" in line and "replay" in line
+def test_unknown_backend_type_names_the_type_key_and_the_choices() -> None:
+    [line] = problems("camera:\n  mode: warm\n  type: webcam\n")
+    assert line == "t.yaml:3: camera.type = 'webcam': unknown type; use one of 'picamera2', 'replay', 'synthetic'"
 
 
 def test_yaml_syntax_error_names_the_line() -> None:

@@ -367,6 +367,14 @@ def _duplicate_keys(node: yaml.Node | None, source: str, path: str = "") -> list
 def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> list[str]:
     lines = []
     for error in exc.errors(include_url=False):
+        if error["type"] == "union_tag_invalid":
+            # Pydantic blames the whole section; the culprit is its `type` key.
+            tags = str(error.get("ctx", {}).get("expected_tags", ""))
+            loc = [*_data_path(root, error["loc"]), "type"]
+            where = f"{source}:{_line_of(root, loc)}"
+            lines.append(f"{where}: {'.'.join(str(p) for p in loc)} = {error['ctx']['tag']!r}: "
+                         f"unknown type; use one of {tags}")
+            continue
         loc = _data_path(root, error["loc"])
         key_path = ".".join(str(part) for part in loc) or "(top level)"
         line = _line_of(root, loc)
