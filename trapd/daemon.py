@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from trapd.hardware import open_camera
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pir import PirSensor
+from trapd.notify import SystemdNotifier
 from trapd.pipeline import EventStoredHook, Pipeline
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent, state_dir
@@ -46,6 +48,7 @@ class Daemon:
         camera: Camera | None = None,
         detector: Detector | None = None,
         on_event_stored: EventStoredHook | None = None,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self.config = config
         self._pin_factory = pin_factory
@@ -56,6 +59,7 @@ class Daemon:
         self.status = Status()
         #: Set to ask the daemon to stop (signals via request_stop(), a failed pipeline worker).
         self.stop_requested = threading.Event()
+        self._notifier = notifier if notifier is not None else SystemdNotifier()
         self._resources = contextlib.ExitStack()
         self._pir: PirSensor | None = None
         self._pipeline: Pipeline | None = None
@@ -82,6 +86,7 @@ class Daemon:
             lock.acquire()
             resources.callback(lock.release)
             self.status.path = state_dir(store.root) / "status.json"
+            self.status.on_change = lambda snapshot: self._notifier.status(status_line(snapshot))
 
             camera = self._camera if self._camera is not None else open_camera(config.camera)
             resources.callback(camera.close)
@@ -123,6 +128,11 @@ class Daemon:
 
             pir.arm()
             self.status.set_state("armed")
+            self._notifier.ready(status_line(self.status.snapshot()))
+            if self._notifier.watchdog_usec:
+                heartbeat = WatchdogHeartbeat(pipeline, self._notifier)
+                heartbeat.start()
+                resources.callback(heartbeat.stop)
             log.info("trapd %s armed: PIR on %s, camera %s, detector %s, storage %s", __version__,
                      pir.pin_name, self.status.info["camera"], detector.info.name, store.root)
             self._resources = resources.pop_all()
@@ -133,12 +143,14 @@ class Daemon:
         if not self._started:
             return
         self._started = False
+        self._notifier.stopping("stopping: finishing the open event")
         self.status.set_state("stopping")
         if self._pir is not None:
             self._pir.disarm()
         self._resources.close()
         failed = self._pipeline is not None and self._pipeline.failure is not None
         self.status.set_state("failed" if failed else "stopped")
+        self._notifier.close()
 
     def request_stop(self) -> None:
         """Ask the daemon to stop, waking anything waiting on it (safe from a signal handler)."""
@@ -170,6 +182,53 @@ class Daemon:
 
     def exit_code(self) -> int:
         return EX_SOFTWARE if self._pipeline is not None and self._pipeline.failure is not None else EX_OK
+
+
+def status_line(snapshot: dict[str, Any]) -> str:
+    """The one line `systemctl status` shows: state, events, disk, detector, the first warning."""
+    parts = [str(snapshot["state"]), f"{snapshot['events']} events since start",
+             f"{snapshot['frames_kept']} frames kept"]
+    root = snapshot.get("storage_root")
+    if root:
+        with contextlib.suppress(OSError):
+            usage = shutil.disk_usage(root)
+            parts.append(f"{100 * usage.free / usage.total:.0f}% disk free")
+    if snapshot.get("detector"):
+        parts.append(f"detector {snapshot['detector']}")
+    if snapshot.get("warnings"):
+        parts.append(f"WARNING: {snapshot['warnings'][0]}")
+    return "; ".join(parts)
+
+
+class WatchdogHeartbeat:
+    """Feeds systemd's watchdog only from the pipeline itself.
+
+    A timer thread that pinged WATCHDOG=1 on its own would go on lying while a worker hangs;
+    here each WATCHDOG=1 is sent by the store worker when a heartbeat has come through
+    capture and detection, so a stuck worker anywhere starves the watchdog and systemd
+    restarts the trap. Heartbeats go every quarter of the watchdog period (30 s for 120 s).
+    """
+
+    def __init__(self, pipeline: Pipeline, notifier: SystemdNotifier) -> None:
+        self._pipeline = pipeline
+        self._notifier = notifier
+        self._interval_s = notifier.watchdog_usec / 1e6 / 4
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trapd-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._notifier.watchdog()  # armed and healthy now: the first period starts clean
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval_s):
+            if not self._pipeline.heartbeat(self._notifier.watchdog, timeout_s=self._interval_s):
+                log.warning("watchdog heartbeat could not be queued: the pipeline is not taking work")
 
 
 @contextlib.contextmanager

@@ -66,6 +66,13 @@ _STOP = _Stop()
 
 
 @dataclass(frozen=True, slots=True)
+class _Heartbeat:
+    """Travels capture -> detect -> store like a frame would; arriving proves every worker is alive."""
+
+    on_arrival: Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
 class _EventClosed:
     """Sent after an event's last frame: the detect worker may now decide it."""
 
@@ -102,11 +109,13 @@ class Pipeline:
         self._on_event_stored = on_event_stored
         self._on_failure = on_failure
         self._warm = config.camera.mode == "warm"
-        self._triggers: queue.Queue[Trigger | _Stop] = queue.Queue(maxsize=TRIGGER_QUEUE_SIZE)
-        self._frames: queue.Queue[Frame | _EventClosed | _Stop] = queue.Queue(
+        self._triggers: queue.Queue[Trigger | _Heartbeat | _Stop] = queue.Queue(maxsize=TRIGGER_QUEUE_SIZE)
+        self._frames: queue.Queue[Frame | _EventClosed | _Heartbeat | _Stop] = queue.Queue(
             maxsize=config.pipeline.max_frames_in_flight
         )
-        self._events: queue.Queue[EventRecord | _Stop] = queue.Queue(maxsize=config.pipeline.max_events_in_flight)
+        self._events: queue.Queue[EventRecord | _Heartbeat | _Stop] = queue.Queue(
+            maxsize=config.pipeline.max_events_in_flight
+        )
         # Above this many waiting frames the detector is skipped (frames kept unfiltered).
         self._backlog_limit = max(2, config.pipeline.max_frames_in_flight // 2)
         self._camera_lock = threading.Lock()
@@ -173,6 +182,20 @@ class Pipeline:
                 lambda: self._unsettled_triggers == 0 or self._waits_cancelled, timeout_s
             ) and self._unsettled_triggers == 0
 
+    def heartbeat(self, on_arrival: Callable[[], None], timeout_s: float) -> bool:
+        """Send a heartbeat through all three workers; ``on_arrival`` runs on the store worker.
+
+        It waits behind whatever is queued, as a trigger would, so a stuck worker anywhere stops
+        heartbeats from arriving. False if it could not even be queued within ``timeout_s``.
+        """
+        if self._stopping.is_set():
+            return False
+        try:
+            self._triggers.put(_Heartbeat(on_arrival), timeout=timeout_s)
+        except queue.Full:
+            return False
+        return True
+
     def cancel_waits(self) -> None:
         """Wake :meth:`wait_until_quiet` callers now (a signal arrived, the pipeline is stopping)."""
         with self._settled:
@@ -203,6 +226,9 @@ class Pipeline:
     def _capture_loop(self) -> None:
         while not self._stopping.is_set():
             trigger = self._triggers.get()  # blocks: an armed trap sleeps here
+            if isinstance(trigger, _Heartbeat):
+                self._put(self._frames, trigger)
+                continue
             if isinstance(trigger, _Stop):
                 break
             if self._stopping.is_set():
@@ -218,7 +244,7 @@ class Pipeline:
                 leftover = self._triggers.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(leftover, _Stop):
+            if isinstance(leftover, Trigger):
                 self._settle(1)
 
     def _capture_event(self, first: Trigger) -> Trigger | None:
@@ -242,16 +268,15 @@ class Pipeline:
                 if frames_in_event >= self._config.event.max_frames:
                     end_reason = "max_frames"
                     break
-                try:
-                    next_trigger = self._triggers.get(timeout=self._config.event.gap_s)
-                except queue.Empty:
+                next_trigger = self._wait_for_trigger(self._config.event.gap_s)
+                if next_trigger is None:
                     if not self._motion_held():
                         break  # quiet for gap_s: the event is over
                     next_trigger = Trigger(Instant.now(), "pir-still-high")
+                elif isinstance(next_trigger, _Stop):
+                    end_reason = "shutdown"
+                    break
                 else:
-                    if isinstance(next_trigger, _Stop):
-                        end_reason = "shutdown"
-                        break
                     accepted += 1
                 record.triggers.append(next_trigger)
                 trigger = next_trigger
@@ -270,6 +295,18 @@ class Pipeline:
         if end_reason == "max_frames" and not self._stopping.is_set() and self._motion_held():
             return Trigger(Instant.now(), "pir-still-high")
         return None
+
+    def _wait_for_trigger(self, gap_s: float) -> Trigger | _Stop | None:
+        """The next trigger within ``gap_s``, passing heartbeats on; None when the gap passes quietly."""
+        deadline = time.monotonic() + gap_s
+        while True:
+            try:
+                item = self._triggers.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if not isinstance(item, _Heartbeat):
+                return item
+            self._put(self._frames, item)
 
     def _motion_held(self) -> bool:
         return self._motion_still_active is not None and self._motion_still_active()
@@ -364,6 +401,9 @@ class Pipeline:
             item = self._frames.get()
             if isinstance(item, _Stop):
                 break
+            if isinstance(item, _Heartbeat):
+                self._put(self._events, item)
+                continue
             if isinstance(item, _EventClosed):
                 self._decide(item.record, scored.pop(item.record.event_id, []))
                 continue
@@ -396,6 +436,9 @@ class Pipeline:
             record = self._events.get()
             if isinstance(record, _Stop):
                 break
+            if isinstance(record, _Heartbeat):
+                record.on_arrival()
+                continue
             stored = self._write_with_retries(record)
             if stored is None:
                 continue

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,8 @@ class Status:
     _warnings: list[str] = field(default_factory=list)
     _started: Instant = field(default_factory=Instant.now)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Told of every saved change (the daemon forwards a one-line summary to systemd).
+    on_change: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def state(self) -> State:
@@ -103,10 +106,13 @@ class Status:
             }
 
     def save(self) -> None:
+        snapshot = self.snapshot()
+        if self.on_change is not None:
+            self.on_change(snapshot)
         if self.path is None:
             return
         try:
-            write_atomic(self.path, (json.dumps(self.snapshot(), indent=2) + "\n").encode(), durable=False)
+            write_atomic(self.path, (json.dumps(snapshot, indent=2) + "\n").encode(), durable=False)
         except OSError as exc:
             # The status file is a convenience; the control socket still answers. Say so, once per failure.
             log.warning("cannot write status file %s: %s", self.path, exc.strerror or exc)
