@@ -74,7 +74,7 @@ def test_ready_status_and_stopping(tmp_path: Path, mock_factory: MockFactory, sy
         pulse(mock_factory)
         systemd.wait_for("STATUS=capturing")
         sink.wait_for(1)
-        assert "1 events since start" in systemd.wait_for("1 events since start")
+        assert "today: events 1, frames kept 3" in systemd.wait_for("today: events 1")
     finally:
         daemon.stop()
     systemd.wait_for("STOPPING=1")

@@ -16,7 +16,7 @@ from trapd.config import DEFAULT_CONFIG_PATH, TrapdConfig, load_config
 from trapd.control import request, socket_path_for
 from trapd.detect.base import Detector
 from trapd.detect.runtime import ModelError
-from trapd.errors import EX_OK, EX_USAGE, ConfigError, TrapdError
+from trapd.errors import EX_OK, EX_UNHEALTHY, EX_USAGE, ConfigError, TrapdError
 from trapd.log import set_level, setup_logging
 from trapd.storage.event_store import state_dir
 
@@ -169,6 +169,7 @@ def _cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    """Exit 0 when healthy, 1 when the daemon runs but needs a look, 3 when none runs: for monitoring."""
     reply = request(_socket_path(_load(args)), "status")
     reply.pop("ok", None)
     if args.json:
@@ -176,7 +177,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     else:
         for key, value in reply.items():
             print(f"{key}: {value}")
-    return EX_OK
+    return EX_OK if reply.get("healthy") else EX_UNHEALTHY
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config import TrapdConfig
@@ -106,7 +106,9 @@ class Daemon:
                 "camera": f"{config.camera.type} ({camera.model}, {config.camera.mode})",
                 "detector": detector.info.name,
                 "detector_sha256": detector.info.sha256,
+                "detector_degraded": detector.info.degraded,
             }
+            self.status.zone = ZoneInfo(config.deployment.timezone)
             pipeline = Pipeline(
                 config, camera, detector, store, self.status,
                 illuminator=illuminator, status_led=status_led,
@@ -186,13 +188,10 @@ class Daemon:
 
 def status_line(snapshot: dict[str, Any]) -> str:
     """The one line `systemctl status` shows: state, events, disk, detector, the first warning."""
-    parts = [str(snapshot["state"]), f"{snapshot['events']} events since start",
-             f"{snapshot['frames_kept']} frames kept"]
-    root = snapshot.get("storage_root")
-    if root:
-        with contextlib.suppress(OSError):
-            usage = shutil.disk_usage(root)
-            parts.append(f"{100 * usage.free / usage.total:.0f}% disk free")
+    today = snapshot["today"]
+    parts = [str(snapshot["state"]), f"today: events {today['events']}, frames kept {today['frames_kept']}"]
+    if snapshot.get("disk_free_percent") is not None:
+        parts.append(f"{snapshot['disk_free_percent']:.0f}% disk free")
     if snapshot.get("detector"):
         parts.append(f"detector {snapshot['detector']}")
     if snapshot.get("warnings"):

@@ -15,6 +15,8 @@ EX_SOFTWARE = 70
 EX_CANTCREAT = 73
 EX_TEMPFAIL = 75
 EX_CONFIG = 78
+#: ``trapd status`` when the daemon answers but reports problems (low disk, fail-open detector, ...).
+EX_UNHEALTHY = 1
 #: ``trapd status`` when no daemon answers, as ``systemctl status`` does for an inactive unit.
 EX_NOT_RUNNING = 3
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,12 +42,23 @@ COUNTERS = (
 )
 
 
+#: Below this much free space the trap is reported unhealthy (the full-disk policy is storage's job).
+LOW_DISK_PERCENT = 5.0
+#: systemd-timesyncd touches this file once the clock is synchronised (Pi without RTC: not at boot).
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+
+TODAY_COUNTERS = ("triggers", "events", "frames_kept", "frames_discarded", "frames_flagged")
+
+
 @dataclass
 class Status:
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: The site's timezone: "today" is the site's day.
+    zone: tzinfo = UTC
     _state: State = "starting"
     _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    _today: tuple[date, dict[str, int]] | None = None
     _last_trigger_utc: str | None = None
     _last_event_id: str | None = None
     _warnings: list[str] = field(default_factory=list)
@@ -69,19 +82,27 @@ class Status:
     def count(self, counter: str, n: int = 1) -> None:
         with self._lock:
             self._counts[counter] += n
+            if counter in TODAY_COUNTERS:
+                self._count_today(counter, n)
+
+    def _count_today(self, counter: str, n: int) -> None:
+        day = datetime.now(self.zone).date()
+        if self._today is None or self._today[0] != day:
+            self._today = (day, dict.fromkeys(TODAY_COUNTERS, 0))
+        self._today[1][counter] += n
 
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
 
     def note_trigger(self, at: Instant) -> None:
+        self.count("triggers")
         with self._lock:
-            self._counts["triggers"] += 1
             self._last_trigger_utc = iso_utc(at.utc)
 
     def note_event(self, event_id: str) -> None:
+        self.count("events")
         with self._lock:
-            self._counts["events"] += 1
             self._last_event_id = event_id
         self.save()
 
@@ -93,7 +114,9 @@ class Status:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            today_day, today_counts = self._today or (None, {})
+            current_day = datetime.now(self.zone).date()
+            snapshot: dict[str, Any] = {
                 "state": self._state,
                 "pid": os.getpid(),
                 "started_utc": iso_utc(self._started.utc),
@@ -101,9 +124,16 @@ class Status:
                 "last_trigger_utc": self._last_trigger_utc,
                 "last_event_id": self._last_event_id,
                 **self._counts,
+                "today": {k: today_counts.get(k, 0) if today_day == current_day else 0 for k in TODAY_COUNTERS},
                 "warnings": list(self._warnings),
                 **self.info,
             }
+        snapshot |= disk_space(snapshot.get("storage_root"))
+        snapshot["clock_synced"] = clock_synced()
+        problems = unhealthy_reasons(snapshot)
+        snapshot["healthy"] = not problems
+        snapshot["problems"] = problems
+        return snapshot
 
     def save(self) -> None:
         snapshot = self.snapshot()
@@ -116,3 +146,35 @@ class Status:
         except OSError as exc:
             # The status file is a convenience; the control socket still answers. Say so, once per failure.
             log.warning("cannot write status file %s: %s", self.path, exc.strerror or exc)
+
+
+def disk_space(root: str | None) -> dict[str, Any]:
+    if not root:
+        return {"disk_free_mb": None, "disk_free_percent": None}
+    try:
+        usage = shutil.disk_usage(root)
+    except OSError:
+        return {"disk_free_mb": None, "disk_free_percent": None}
+    return {"disk_free_mb": usage.free // 2**20, "disk_free_percent": round(100 * usage.free / usage.total, 1)}
+
+
+def clock_synced() -> bool | None:
+    """True once systemd-timesyncd has synchronised the clock; None where that cannot be known."""
+    if TIMESYNC_FLAG.exists():
+        return True
+    return False if TIMESYNC_FLAG.parent.exists() else None
+
+
+def unhealthy_reasons(snapshot: dict[str, Any]) -> list[str]:
+    """Why monitoring should look at this trap: one sentence each, empty when all is well."""
+    problems = []
+    if snapshot["state"] not in ("armed", "capturing"):
+        problems.append(f"state is {snapshot['state']}, not armed")
+    free = snapshot.get("disk_free_percent")
+    if free is not None and free < LOW_DISK_PERCENT:
+        problems.append(f"only {free}% disk free")
+    if snapshot.get("detector_degraded"):
+        problems.append("the detector is not running (fail-open: frames are kept unfiltered)")
+    if snapshot.get("storage_errors"):
+        problems.append(f"{snapshot['storage_errors']} events could not be stored")
+    return problems

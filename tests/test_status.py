@@ -1,0 +1,78 @@
+"""`trapd status`: health at a glance, and an exit code monitoring can use."""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import spawn_trapd, trapd_cli, wait_until, write_config
+from trapd import status as status_module
+from trapd.status import Status, unhealthy_reasons
+
+
+def _answers(config: Path) -> bool:
+    return trapd_cli("status", "--config", str(config)).returncode in (0, 1)
+
+
+def test_a_running_healthy_trap_exits_0_and_an_unhealthy_one_1(tmp_path: Path) -> None:
+    healthy = write_config(tmp_path / "ok.yaml", tmp_path / "ok")
+    # A tflite detector with no model anywhere: the trap runs fail-open, which monitoring must see.
+    degraded = write_config(tmp_path / "degraded.yaml", tmp_path / "degraded",
+                            detector={"type": "tflite", "model": "ssd-mobilenet-v1-coco"})
+    daemons = [spawn_trapd("run", "--fake", "--config", str(c)) for c in (healthy, degraded)]
+    try:
+        for config in (healthy, degraded):
+            wait_until(partial(_answers, config), what="the daemon to answer")
+        ok = trapd_cli("status", "--json", "--config", str(healthy))
+        assert ok.returncode == 0, ok.stdout
+        report = json.loads(ok.stdout)
+        assert report["healthy"] is True and report["problems"] == []
+        for key in ("state", "uptime_s", "last_trigger_utc", "today", "frames_kept", "frames_discarded",
+                    "frames_flagged", "disk_free_percent", "detector", "detector_sha256", "clock_synced", "warnings"):
+            assert key in report
+        bad = trapd_cli("status", "--json", "--config", str(degraded))
+        assert bad.returncode == 1
+        assert any("fail-open" in problem for problem in json.loads(bad.stdout)["problems"])
+    finally:
+        for daemon in daemons:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.communicate(timeout=30)
+
+
+def test_today_counts_restart_with_the_sites_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    status = Status()
+    status.count("events", 2)
+    assert status.snapshot()["today"]["events"] == 2
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+
+    class Tomorrow(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return tomorrow
+
+    monkeypatch.setattr(status_module, "datetime", Tomorrow)
+    snapshot = status.snapshot()
+    assert snapshot["today"]["events"] == 0 and snapshot["events"] == 2
+
+
+def test_low_disk_and_a_stopped_trap_are_problems() -> None:
+    base = {"state": "armed", "disk_free_percent": 50.0, "detector_degraded": None, "storage_errors": 0}
+    assert unhealthy_reasons(base) == []
+    assert unhealthy_reasons({**base, "disk_free_percent": 3.2}) == ["only 3.2% disk free"]
+    assert unhealthy_reasons({**base, "state": "stopping"}) == ["state is stopping, not armed"]
+    assert unhealthy_reasons({**base, "storage_errors": 2}) == ["2 events could not be stored"]
+
+
+def test_clock_sync_is_read_from_timesyncd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    flag = tmp_path / "timesync" / "synchronized"
+    monkeypatch.setattr(status_module, "TIMESYNC_FLAG", flag)
+    assert status_module.clock_synced() is None  # no timesyncd: unknown, not "false"
+    flag.parent.mkdir()
+    assert status_module.clock_synced() is False
+    flag.touch()
+    assert status_module.clock_synced() is True
