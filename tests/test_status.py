@@ -7,6 +7,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,66 @@ def test_clock_sync_is_read_from_timesyncd(monkeypatch: pytest.MonkeyPatch, tmp_
     assert status_module.clock_synced() is False
     flag.touch()
     assert status_module.clock_synced() is True
+
+
+def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_on_an_invalid_one(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", tmp_path / "store")
+    daemon = spawn_trapd("run", "--fake", "--config", str(config))
+    # Ask by storage, as monitoring does: the config file is about to become invalid, and a client
+    # reading it would (rightly) stop at the config error.
+    common = ("--storage", str(tmp_path / "store"))
+
+    def status() -> dict[str, Any]:
+        """The daemon's status; empty while it restarts for a reload (its socket is briefly gone)."""
+        result = trapd_cli("status", "--json", *common)
+        return json.loads(result.stdout) if result.stdout.strip() else {}
+
+    def deployment() -> str:
+        return str(status().get("deployment_id"))
+
+    try:
+        wait_until(lambda: bool(status()), what="the daemon to answer")
+        assert deployment() == "test-site"
+        write_config(config, tmp_path / "store", deployment={"id": "reloaded-site", "camera_id": "cam-2"})
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: deployment() == "reloaded-site", what="the reloaded config")
+
+        config.write_text(config.read_text() + "\nburst:\n  frames: many\n")  # invalid (and a duplicate key)
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: any("reload refused" in w for w in status().get("warnings", [])),
+                   what="the refusal in status")
+        assert deployment() == "reloaded-site", "an invalid config must leave the running one in place"
+        assert trapd_cli("trigger", *common).returncode == 0, "and the trap still works"
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, stderr
+    assert "config reload refused" in stderr and "Traceback" not in stderr
+
+
+def test_a_reload_that_cannot_start_goes_back_to_the_old_config(tmp_path: Path) -> None:
+    from gpiozero import DigitalInputDevice
+    from gpiozero.pins.mock import MockFactory
+
+    from tests.conftest import make_config
+    from trapd.config import TrapdConfig
+    from trapd.daemon import Daemon, _reloaded
+
+    factory = MockFactory()
+    holder = DigitalInputDevice(5, pin_factory=factory)  # the new config's PIR pin is taken
+    old, new = make_config(tmp_path), make_config(tmp_path, pir={"pin": 5})
+
+    def build(config: TrapdConfig) -> Daemon:
+        return Daemon(config, pin_factory=factory)
+
+    running = build(old)
+    running.start()
+    current = _reloaded(running, build, lambda: new)
+    try:
+        assert current is not running and current.config == old
+        assert current.status.state == "armed"
+        assert any("reload failed to start" in w for w in current.status.snapshot()["warnings"])
+    finally:
+        current.stop()
+        holder.close()
+        factory.reset()

@@ -127,16 +127,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.images is not None and not args.fake:
         raise ConfigError("--images only goes with --fake (set camera.type: replay in the config otherwise)")
-    config = _load(args)
-    pin_factory = None
-    if args.fake:
-        from gpiozero.pins.mock import MockFactory
+    def load() -> TrapdConfig:
+        config = _load(args)
+        if args.fake:
+            from trapd.simulate import with_fake_camera
 
-        from trapd.simulate import with_fake_camera
+            config = with_fake_camera(config, args.images)
+        return config
 
-        config = with_fake_camera(config, args.images)
-        pin_factory = MockFactory()
-    return run_until_signalled(Daemon(config, pin_factory=pin_factory))
+    def build(config: TrapdConfig) -> Daemon:
+        pin_factory = None
+        if args.fake:
+            from gpiozero.pins.mock import MockFactory
+
+            pin_factory = MockFactory()
+        return Daemon(config, pin_factory=pin_factory)
+
+    return run_until_signalled(build(load()), build=build, reload_config=load)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

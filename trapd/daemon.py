@@ -22,7 +22,7 @@ from trapd.config import TrapdConfig
 from trapd.control import ControlServer, socket_path_for
 from trapd.detect import build_detector
 from trapd.detect.base import Detector
-from trapd.errors import EX_OK, EX_SOFTWARE
+from trapd.errors import EX_OK, EX_SOFTWARE, ConfigError, TrapdError
 from trapd.event import EventRecord
 from trapd.frames import Trigger
 from trapd.hardware import open_camera
@@ -140,12 +140,15 @@ class Daemon:
             self._resources = resources.pop_all()
         self._started = True
 
-    def stop(self) -> None:
+    def stop(self, *, reloading: bool = False) -> None:
         """Disarm, finish the open event, store everything captured, release every device. Idempotent."""
         if not self._started:
             return
         self._started = False
-        self._notifier.stopping("stopping: finishing the open event")
+        if reloading:
+            self._notifier.reloading("reloading the configuration")
+        else:
+            self._notifier.stopping("stopping: finishing the open event")
         self.status.set_state("stopping")
         if self._pir is not None:
             self._pir.disarm()
@@ -256,12 +259,62 @@ def stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_until_signalled(daemon: Daemon) -> int:
-    """Run the daemon until SIGTERM or SIGINT, then stop it cleanly. Returns the exit code."""
-    with stop_on_signals(daemon.request_stop):
-        try:
-            daemon.start()
-            daemon.stop_requested.wait()
-        finally:
-            daemon.stop()
-    return daemon.exit_code()
+def run_until_signalled(daemon: Daemon, build: Callable[[TrapdConfig], Daemon] | None = None,
+                        reload_config: Callable[[], TrapdConfig] | None = None) -> int:
+    """Run the daemon until SIGTERM or SIGINT, then stop it cleanly. Returns the exit code.
+
+    With ``build`` and ``reload_config``, SIGHUP reloads: the config is read and validated
+    first, and an invalid one leaves the running trap untouched (the reason goes to the log and
+    to status). A valid one restarts the daemon in place; if the new one cannot start (a pin
+    in use, say), the old config is started again rather than leaving the trap dark.
+    """
+    current = daemon
+    reload_wanted = threading.Event()
+
+    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
+        reload_wanted.set()
+        current.stop_requested.set()  # wake the loop below
+
+    previous_hup = signal.signal(signal.SIGHUP, on_hangup) if build and reload_config else None
+    try:
+        with stop_on_signals(lambda: current.request_stop()):
+            try:
+                current.start()
+                while True:
+                    current.stop_requested.wait()
+                    if not reload_wanted.is_set() or current.pipeline.failure is not None:
+                        break
+                    reload_wanted.clear()
+                    current.stop_requested.clear()
+                    assert build is not None and reload_config is not None
+                    current = _reloaded(current, build, reload_config)
+            finally:
+                current.stop()
+    finally:
+        if previous_hup is not None:
+            signal.signal(signal.SIGHUP, previous_hup)
+    return current.exit_code()
+
+
+def _reloaded(running: Daemon, build: Callable[[TrapdConfig], Daemon],
+              reload_config: Callable[[], TrapdConfig]) -> Daemon:
+    log.info("SIGHUP received: reloading the configuration")
+    try:
+        config = reload_config()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("config reload refused, the running configuration stays: %s", problem)
+        running.status.warn(f"config reload refused: {exc.problems[0]}")
+        return running
+    running.stop(reloading=True)
+    replacement = build(config)
+    try:
+        replacement.start()
+    except TrapdError as exc:
+        log.error("the reloaded configuration does not start (%s); going back to the previous one", exc)
+        replacement = build(running.config)
+        replacement.start()
+        replacement.status.warn(f"config reload failed to start: {exc}")
+        return replacement
+    log.info("configuration reloaded")
+    return replacement

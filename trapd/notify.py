@@ -44,6 +44,9 @@ class SystemdNotifier:
     def watchdog(self) -> None:
         self._send("WATCHDOG=1")
 
+    def reloading(self, status: str) -> None:
+        self._send(f"RELOADING=1\nSTATUS={status}")
+
     def stopping(self, status: str) -> None:
         self._send(f"STOPPING=1\nSTATUS={status}")
 
