@@ -457,3 +457,20 @@ def test_backpressure_is_reported_once_not_per_frame(tmp_path: Path, mock_factor
     waits = [r for r in caplog.records if "capture is waiting" in r.getMessage()]
     assert 1 <= len(waits) <= 2  # once per episode (it may refill after draining); never once per frame
     assert any("capture waited for storage" in w for w in daemon.status.snapshot()["warnings"])
+
+
+def test_a_wind_storm_is_rate_limited_and_counted(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    config = make_config(tmp_path, event={"gap_s": 0.0, "max_per_minute": 3}, burst={"frames": 1})
+    daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+    try:
+        for _ in range(10):
+            pulse(mock_factory)
+            daemon.pipeline.wait_until_quiet(5)
+        sink.wait_for(3)
+    finally:
+        daemon.stop()
+    counts = daemon.status.counts()
+    assert counts["events"] == 3
+    assert counts["triggers_rate_limited"] == 7
+    assert counts["triggers"] == 10

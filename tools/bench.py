@@ -65,7 +65,7 @@ def _config(root: Path, **sections: Any) -> TrapdConfig:
         "pir": {"holdoff_s": 0.0},
         "camera": {"type": "synthetic", "main_size": [640, 480], "lores_size": [320, 240]},
         "burst": {"frames": 1, "interval_s": 0.0},
-        "event": {"gap_s": 0.0},
+        "event": {"gap_s": 0.0, "max_per_minute": 0},  # hundreds of triggers a minute, on purpose
         "detector": {"type": "none"},
         "decision": {"audit_fraction": 0.0},
         "storage": {"root": str(root), "jpeg_quality": 80},

@@ -25,6 +25,7 @@ pir:
   holdoff_s: 0
 event:
   gap_s: 0.02
+  max_per_minute: 0
 burst:
   frames: 1
 camera:

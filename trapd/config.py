@@ -165,6 +165,10 @@ class EventConfig(Section):
     max_frames: int = Field(
         60, ge=1, le=1000, description="An event this long is closed and a new one begun (bounds memory)."
     )
+    max_per_minute: int = Field(
+        12, ge=0, le=600,
+        description="Wind-storm limit: new events beyond this many in a minute are dropped (counted); 0: none.",
+    )
 
 
 class IlluminatorConfig(Section):

@@ -31,6 +31,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -120,6 +121,9 @@ class Pipeline:
         self._backlog_limit = max(2, config.pipeline.max_frames_in_flight // 2)
         self._camera_lock = threading.Lock()
         self._backpressure = False
+        # Start times (monotonic ns) of the events of the last minute, for event.max_per_minute.
+        self._recent_events: deque[int] = deque()
+        self._rate_limiting = False
         self._pretrigger = (
             PretriggerBuffer(camera, self._camera_lock, config.camera.pretrigger_frames,
                              config.camera.pretrigger_interval_s)
@@ -234,6 +238,9 @@ class Pipeline:
             if self._stopping.is_set():
                 self._settle(1)
                 break
+            if self._rate_limited(trigger):
+                self._settle(1)
+                continue
             next_trigger: Trigger | None = trigger
             while next_trigger is not None:
                 # An event closed at max_frames while the PIR is still high continues as a new event.
@@ -307,6 +314,27 @@ class Pipeline:
             if not isinstance(item, _Heartbeat):
                 return item
             self._put(self._frames, item)
+
+    def _rate_limited(self, trigger: Trigger) -> bool:
+        """True if this trigger would open one event too many this minute (a wind storm)."""
+        limit = self._config.event.max_per_minute
+        if not limit:
+            return False
+        now = trigger.at.monotonic_ns
+        while self._recent_events and now - self._recent_events[0] > 60_000_000_000:
+            self._recent_events.popleft()
+        if len(self._recent_events) >= limit:
+            self._status.count("triggers_rate_limited")
+            if not self._rate_limiting:
+                self._rate_limiting = True
+                log.warning("more than %d events a minute (wind?): new triggers dropped until it calms "
+                            "(event.max_per_minute)", limit)
+            return True
+        if self._rate_limiting:
+            self._rate_limiting = False
+            log.info("trigger rate back under %d events a minute", limit)
+        self._recent_events.append(now)
+        return False
 
     def _motion_held(self) -> bool:
         return self._motion_still_active is not None and self._motion_still_active()

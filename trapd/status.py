@@ -29,6 +29,7 @@ COUNTERS = (
     "triggers",
     "triggers_held_off",
     "triggers_dropped",
+    "triggers_rate_limited",
     "events",
     "frames_captured",
     "frames_kept",
