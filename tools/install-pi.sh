@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Install trapd as a service on Raspberry Pi OS (Bookworm or later). Run from a trapd checkout:
+#
+#   sudo tools/install-pi.sh            # install or update; safe to run again
+#   tools/install-pi.sh --dry-run       # print every step, change nothing
+#   sudo tools/install-pi.sh --start    # also start the service now
+#
+# Steps: apt packages (picamera2 and the lgpio pin factory come from apt on Pi OS), a venv that
+# sees them (--system-site-packages), trapd installed into it, the `trapd` system user in the
+# gpio and video groups, /etc/trapd/config.yaml (never overwritten), the systemd unit, enabled.
+set -euo pipefail
+
+PREFIX=/opt/trapd
+VENV=$PREFIX/venv
+CONFIG_DIR=/etc/trapd
+UNIT=/etc/systemd/system/trapd.service
+APT_PACKAGES=(python3-picamera2 python3-lgpio python3-venv python3-pip)
+SOURCE=$(cd "$(dirname "$0")/.." && pwd)
+
+dry_run=0
+start=0
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) dry_run=1 ;;
+    --start) start=1 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "install-pi.sh: unknown option $arg (use --dry-run, --start)" >&2; exit 64 ;;
+  esac
+done
+
+step() {  # step "what it does" command...: run it, or in a dry run say what would run
+  if [ "$dry_run" = 1 ]; then
+    printf 'would: %s\n       %s\n' "$1" "${*:2}"
+  else
+    printf '==> %s\n' "$1"
+    "${@:2}"
+  fi
+}
+
+skip() { printf 'ok:    %s\n' "$1"; }
+
+if [ "$dry_run" = 0 ] && [ "$(id -u)" != 0 ]; then
+  echo "install-pi.sh: run as root (sudo tools/install-pi.sh), or with --dry-run to see the steps" >&2
+  exit 77
+fi
+[ -f "$SOURCE/pyproject.toml" ] && [ -f "$SOURCE/systemd/trapd.service" ] || {
+  echo "install-pi.sh: run it from a trapd checkout (no pyproject.toml and systemd/ at $SOURCE)" >&2
+  exit 66
+}
+codename=$( . /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}" || echo unknown)
+case "$codename" in
+  bookworm|trixie|forky) ;;
+  *) echo "note: this is '$codename', not Raspberry Pi OS Bookworm or later; continuing" >&2 ;;
+esac
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "install apt packages: ${missing[*]}" apt-get install -y "${missing[@]}"
+else
+  skip "apt packages installed"
+fi
+
+if [ -x "$VENV/bin/python" ]; then
+  skip "venv $VENV exists"
+else
+  step "create the venv (seeing apt's picamera2)" python3 -m venv --system-site-packages "$VENV"
+fi
+step "install trapd from $SOURCE into the venv" "$VENV/bin/pip" install --upgrade "$SOURCE"
+step "install the README the unit points to" install -D -m 644 "$SOURCE/README.md" "$PREFIX/README.md"
+
+if id trapd >/dev/null 2>&1; then
+  skip "user trapd exists"
+  step "make sure trapd is in the gpio and video groups" usermod -a -G gpio,video trapd
+else
+  step "create the system user trapd (groups gpio, video)" \
+    useradd --system --home-dir /var/lib/trapd --no-create-home --shell /usr/sbin/nologin \
+    --groups gpio,video trapd
+fi
+
+if [ -f "$CONFIG_DIR/config.yaml" ]; then
+  skip "$CONFIG_DIR/config.yaml kept as it is"
+else
+  step "install the default config (edit deployment, pins, timezone)" \
+    install -D -m 644 "$SOURCE/config.yaml" "$CONFIG_DIR/config.yaml"
+fi
+step "check the config" "$VENV/bin/trapd" check-config "$CONFIG_DIR/config.yaml"
+
+step "install the systemd unit" install -m 644 "$SOURCE/systemd/trapd.service" "$UNIT"
+step "reload systemd" systemctl daemon-reload
+step "enable trapd at boot" systemctl enable trapd
+if [ "$start" = 1 ]; then
+  step "start (or restart) trapd now" systemctl restart trapd
+fi
+if [ "$dry_run" = 1 ]; then
+  echo "dry run: nothing was changed"
+else
+  echo "done: check it with 'systemctl status trapd' and 'sudo -u trapd $VENV/bin/trapd status --storage /var/lib/trapd'"
+fi
