@@ -9,6 +9,7 @@ falls back to a default because a value was wrong.
 from __future__ import annotations
 
 import difflib
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +55,12 @@ class DeploymentConfig(Section):
     timezone: str = Field(
         "UTC",
         description="IANA timezone of the site: day folders use its local date, EXIF times its offset.",
+    )
+    latitude: float | None = Field(
+        None, ge=-90.0, le=90.0, description="Camtrap DP latitude (WGS84); day/night schedules need it."
+    )
+    longitude: float | None = Field(
+        None, ge=-180.0, le=180.0, description="Camtrap DP longitude (WGS84); day/night schedules need it."
     )
 
     @field_validator("timezone")
@@ -174,8 +181,10 @@ class EventConfig(Section):
 class IlluminatorConfig(Section):
     pin: PinName | None = Field(None, description="GPIO driving the IR LED transistor; null: none fitted.")
     active_high: bool = Field(True, description="True if driving the pin high switches the LEDs on.")
-    mode: Literal["auto", "always", "never"] = Field(
-        "auto", description="auto: on during bursts when the scene is darker than night_lux_below."
+    mode: Literal["auto", "night", "always", "never"] = Field(
+        "auto",
+        description="auto: on during bursts when the scene is darker than night_lux_below; "
+        "night: when the sun is down at the site (needs deployment coordinates).",
     )
     night_lux_below: float = Field(5.0, ge=0.0, le=100000.0, description="Scene lux that counts as night.")
 
@@ -183,6 +192,33 @@ class IlluminatorConfig(Section):
 class StatusLedConfig(Section):
     pin: PinName | None = Field(None, description="GPIO of a status LED; null: none fitted.")
     active_high: bool = Field(True, description="True if driving the pin high lights the LED.")
+
+
+class ScheduleConfig(Section):
+    active: Literal["always", "hours", "day", "night"] = Field(
+        "always",
+        description="When PIR triggers are taken: always; between the hours below; or by day or by night "
+        "from the sun at the site (needs deployment coordinates). Manual and time-lapse captures always are.",
+    )
+    hours: tuple[Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")],
+                 Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]] = Field(
+        ("18:00", "07:00"), strict=False,
+        description="Start and end (HH:MM, site time) for active: hours; may cross midnight.",
+    )
+    timelapse_interval_s: int = Field(
+        0, ge=0, le=86400,
+        description="A time-lapse capture (Camtrap DP timeLapse) every this many seconds, at least 10; 0: none.",
+    )
+
+    @model_validator(mode="after")
+    def _timelapse_not_too_often(self) -> ScheduleConfig:
+        if 0 < self.timelapse_interval_s < 10:
+            raise ValueError("schedule.timelapse_interval_s must be 0 (off) or at least 10")
+        return self
+
+    def hours_window(self) -> tuple[time, time]:
+        start, end = (time.fromisoformat(value) for value in self.hours)
+        return start, end
 
 
 class NoDetectorConfig(Section):
@@ -271,6 +307,7 @@ class TrapdConfig(Section):
     camera: CameraConfig = Field(default_factory=Picamera2Config)
     burst: BurstConfig = Field(default_factory=BurstConfig)
     event: EventConfig = Field(default_factory=EventConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     illuminator: IlluminatorConfig = Field(default_factory=IlluminatorConfig)
     status_led: StatusLedConfig = Field(default_factory=StatusLedConfig)
     detector: DetectorConfig = Field(default_factory=TfliteDetectorConfig)
@@ -291,6 +328,16 @@ class TrapdConfig(Section):
             if isinstance(values, dict) and "type" not in values:
                 data = {**data, section: {"type": default_type, **values}}
         return data
+
+    @model_validator(mode="after")
+    def _sun_needs_coordinates(self) -> TrapdConfig:
+        located = self.deployment.latitude is not None and self.deployment.longitude is not None
+        if not located and self.schedule.active in ("day", "night"):
+            raise ValueError(f"schedule.active: {self.schedule.active} needs deployment.latitude and "
+                             "deployment.longitude (the sun is computed for the site)")
+        if not located and self.illuminator.mode == "night":
+            raise ValueError("illuminator.mode: night needs deployment.latitude and deployment.longitude")
+        return self
 
     @model_validator(mode="after")
     def _pins_distinct(self) -> TrapdConfig:

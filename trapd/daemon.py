@@ -31,6 +31,7 @@ from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pir import PirSensor
 from trapd.notify import SystemdNotifier
 from trapd.pipeline import EventStoredHook, Pipeline
+from trapd.schedule import Clock, Schedule, utc_now
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent, state_dir
 from trapd.storage.lock import StorageLock
@@ -49,6 +50,7 @@ class Daemon:
         detector: Detector | None = None,
         on_event_stored: EventStoredHook | None = None,
         notifier: SystemdNotifier | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.config = config
         self._pin_factory = pin_factory
@@ -60,6 +62,7 @@ class Daemon:
         #: Set to ask the daemon to stop (signals via request_stop(), a failed pipeline worker).
         self.stop_requested = threading.Event()
         self._notifier = notifier if notifier is not None else SystemdNotifier()
+        self._clock = clock
         self._resources = contextlib.ExitStack()
         self._pir: PirSensor | None = None
         self._pipeline: Pipeline | None = None
@@ -109,9 +112,11 @@ class Daemon:
                 "detector_degraded": detector.info.degraded,
             }
             self.status.zone = ZoneInfo(config.deployment.timezone)
+            schedule = Schedule(config.schedule, ZoneInfo(config.deployment.timezone), config.deployment.latitude,
+                                config.deployment.longitude, clock=self._clock)
             pipeline = Pipeline(
                 config, camera, detector, store, self.status,
-                illuminator=illuminator, status_led=status_led,
+                illuminator=illuminator, status_led=status_led, schedule=schedule,
                 motion_still_active=lambda: self._pir is not None and self._pir.is_active,
                 on_event_stored=self._event_stored, on_failure=lambda _exc: self.stop_requested.set(),
             )
@@ -129,6 +134,10 @@ class Daemon:
             resources.callback(control.close)
 
             pir.arm()
+            if config.schedule.timelapse_interval_s:
+                timelapse = TimeLapse(pipeline, config.schedule.timelapse_interval_s)
+                timelapse.start()
+                resources.callback(timelapse.stop)
             self.status.set_state("armed")
             self._notifier.ready(status_line(self.status.snapshot()))
             if self._notifier.watchdog_usec:
@@ -200,6 +209,32 @@ def status_line(snapshot: dict[str, Any]) -> str:
     if snapshot.get("warnings"):
         parts.append(f"WARNING: {snapshot['warnings'][0]}")
     return "; ".join(parts)
+
+
+class TimeLapse:
+    """A capture every schedule.timelapse_interval_s (Camtrap DP timeLapse), when no event is open.
+
+    A control series alongside motion triggers: what the site looks like when nothing fired.
+    """
+
+    def __init__(self, pipeline: Pipeline, interval_s: float) -> None:
+        self._pipeline = pipeline
+        self._interval_s = interval_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trapd-timelapse", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval_s):
+            if self._pipeline.wait_until_quiet(0):  # the camera is busy with an animal: skip this one
+                self._pipeline.submit(Trigger(Instant.now(), "timelapse"))
 
 
 class WatchdogHeartbeat:

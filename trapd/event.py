@@ -37,3 +37,8 @@ class EventRecord:
     decision: EventDecision | None = None
     detector: DetectorInfo | None = None
     end_reason: EndReason = "quiet"
+
+    @property
+    def capture_method(self) -> str:
+        """Camtrap DP captureMethod: what made the camera fire."""
+        return "timeLapse" if self.triggers and self.triggers[0].source == "timelapse" else "activityDetection"

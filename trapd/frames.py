@@ -31,8 +31,9 @@ METADATA_KEYS = (
 MetadataValue = int | float | str | None
 
 #: pir: an edge; pir-high-at-start: high when armed (no edge comes); pir-still-high: held high when
-#: the event's gap ran out (a PIR in repeat-trigger mode gives no new edges); manual: `trapd trigger`.
-TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual"]
+#: the event's gap ran out (a PIR in repeat-trigger mode gives no new edges); manual: `trapd trigger`;
+#: timelapse: schedule.timelapse_interval_s.
+TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual", "timelapse"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pretrigger import PretriggerBuffer
+from trapd.schedule import Schedule
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent
 from trapd.timebase import Instant
@@ -96,6 +97,7 @@ class Pipeline:
         illuminator: Illuminator | None = None,
         status_led: StatusLed | None = None,
         motion_still_active: Callable[[], bool] | None = None,
+        schedule: Schedule | None = None,
         on_event_stored: EventStoredHook | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -107,6 +109,7 @@ class Pipeline:
         self._illuminator = illuminator
         self._status_led = status_led
         self._motion_still_active = motion_still_active
+        self._schedule = schedule
         self._on_event_stored = on_event_stored
         self._on_failure = on_failure
         self._warm = config.camera.mode == "warm"
@@ -217,6 +220,9 @@ class Pipeline:
         self._status.note_trigger(trigger.at)
         if self._stopping.is_set():
             return
+        if self._schedule is not None and not self._schedule.takes(trigger):
+            self._status.count("triggers_outside_schedule")
+            return
         with self._settled:
             self._unsettled_triggers += 1
         try:
@@ -318,8 +324,8 @@ class Pipeline:
     def _rate_limited(self, trigger: Trigger) -> bool:
         """True if this trigger would open one event too many this minute (a wind storm)."""
         limit = self._config.event.max_per_minute
-        if not limit:
-            return False
+        if not limit or trigger.source == "timelapse":
+            return False  # scheduled captures are not a storm
         now = trigger.at.monotonic_ns
         while self._recent_events and now - self._recent_events[0] > 60_000_000_000:
             self._recent_events.popleft()
@@ -353,7 +359,7 @@ class Pipeline:
             for held in self._pretrigger.pause_and_drain():
                 pretrigger = held.exposure_start_ns < trigger.at.monotonic_ns
                 index = self._hand_on(held, event_id, trigger, burst, index, pretrigger=pretrigger)
-        lit = self._illuminator is not None and self._illuminator.needed(self._read_scene_lux)
+        lit = self._illuminator is not None and self._illuminator.needed(self._read_scene_lux, self._sun_down)
         if lit:
             assert self._illuminator is not None
             self._illuminator.on()
@@ -392,6 +398,9 @@ class Pipeline:
         elif self._backpressure and waiting < self._frames.maxsize // 2:
             self._backpressure = False
             log.info("storage caught up: %d frames in flight", waiting)
+
+    def _sun_down(self) -> bool | None:
+        return self._schedule.is_night() if self._schedule is not None else None
 
     def _read_scene_lux(self) -> float | None:
         try:

@@ -30,6 +30,7 @@ COUNTERS = (
     "triggers_held_off",
     "triggers_dropped",
     "triggers_rate_limited",
+    "triggers_outside_schedule",
     "events",
     "frames_captured",
     "frames_kept",

@@ -34,7 +34,8 @@ class Illuminator:
     def fitted(self) -> bool:
         return self._device is not None
 
-    def needed(self, read_scene_lux: Callable[[], float | None]) -> bool:
+    def needed(self, read_scene_lux: Callable[[], float | None],
+               sun_down: Callable[[], bool | None] = lambda: None) -> bool:
         """Whether a burst now needs IR. Reads the light only in auto mode (on a Pi it costs a frame).
 
         Unknown light counts as dark: IR in daylight wastes a little power, a black frame loses an animal.
@@ -43,6 +44,8 @@ class Illuminator:
             return False
         if self._config.mode == "always":
             return True
+        if self._config.mode == "night":
+            return sun_down() is not False
         scene_lux = read_scene_lux()
         return scene_lux is None or scene_lux < self._config.night_lux_below
 

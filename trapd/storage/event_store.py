@@ -166,7 +166,7 @@ class EventStore:
             "deployment_id": self._deployment.id,
             "camera_id": self._deployment.camera_id,
             "event_id": record.event_id,
-            "capture_method": "activityDetection",
+            "capture_method": record.capture_method,
             "timezone": self._deployment.timezone,
             "utc_offset": zone_now.isoformat()[-6:],
             "start_utc": iso_utc(record.opened.utc),
