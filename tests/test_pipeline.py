@@ -146,6 +146,7 @@ def test_stopping_mid_burst_keeps_every_captured_frame(tmp_path: Path, mock_fact
     assert len(record.frames) == captured == len(stored.files)
     assert record.end_reason == "shutdown"
     assert daemon.status.counts()["frames_kept"] == captured
+    assert daemon.status.counts()["frames_unfiltered"] == captured  # detector.type: none judges nothing
 
 
 def test_empty_frames_are_discarded_and_animals_kept_with_reasons(tmp_path: Path, mock_factory: MockFactory,

@@ -34,6 +34,7 @@ def test_a_running_healthy_trap_exits_0_and_an_unhealthy_one_1(tmp_path: Path) -
         report = json.loads(ok.stdout)
         assert report["healthy"] is True and report["problems"] == []
         for key in ("state", "uptime_s", "last_trigger_utc", "today", "frames_kept", "frames_discarded",
+                    "frames_unfiltered",
                     "frames_flagged", "disk_free_percent", "detector", "detector_sha256", "clock_synced", "warnings"):
             assert key in report
         bad = trapd_cli("status", "--json", "--config", str(degraded))

@@ -483,6 +483,7 @@ class Pipeline:
             self._status.count("frames_discarded", stored.discarded)
             self._status.count("frames_flagged", stored.flagged)
             self._status.count("frames_audited", stored.audited)
+            self._status.count("frames_unfiltered", stored.unfiltered)
             self._status.note_event(record.event_id)
             log.info("event %s: %d frames, %d kept, %d discarded (%s) -> %s", record.event_id,
                      len(record.frames), stored.kept, stored.discarded,

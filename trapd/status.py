@@ -36,6 +36,7 @@ COUNTERS = (
     "frames_kept",
     "frames_discarded",
     "frames_flagged",
+    "frames_unfiltered",
     "frames_audited",
     "frames_unfiltered_backlog",
     "camera_errors",
@@ -49,7 +50,7 @@ LOW_DISK_PERCENT = 5.0
 #: systemd-timesyncd touches this file once the clock is synchronised (Pi without RTC: not at boot).
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 
-TODAY_COUNTERS = ("triggers", "events", "frames_kept", "frames_discarded", "frames_flagged")
+TODAY_COUNTERS = ("triggers", "events", "frames_kept", "frames_discarded", "frames_unfiltered", "frames_flagged")
 
 
 @dataclass

@@ -40,6 +40,8 @@ class StoredEvent:
     discarded: int
     flagged: int
     audited: int = 0
+    #: Kept without a detector's judgement (none configured, fail-open, or a backlog).
+    unfiltered: int = 0
 
 
 def state_dir(root: Path) -> Path:
@@ -108,7 +110,8 @@ class EventStore:
         kept = sum(d.keep for d in record.decisions)
         flagged = sum(bool(d.flags) or bool(f.flags) for d, f in zip(record.decisions, record.frames, strict=True))
         audited = sum(d.audit for d in record.decisions)
-        return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged, audited)
+        unfiltered = sum("unfiltered" in d.flags for d in record.decisions)
+        return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged, audited, unfiltered)
 
     def _jpeg_bytes(self, frame: Frame, record: EventRecord) -> bytes | None:
         camera_frame = frame.camera
