@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import EventSink, make_config, pulse, start_daemon
 from trapd.config import ScheduleConfig, TrapdConfig, parse_config
-from trapd.daemon import TimeLapse
+from trapd.daemon import timelapse
 from trapd.errors import ConfigError
 from trapd.frames import Trigger
 from trapd.schedule import Schedule, is_daylight, within_hours
@@ -118,12 +118,12 @@ def test_timelapse_captures_are_labelled_for_camtrap_dp(tmp_path: Path, mock_fac
     sink = EventSink()
     config = make_config(tmp_path, event={"gap_s": 0.0}, burst={"frames": 1})
     daemon = start_daemon(config, mock_factory, on_event_stored=sink)
-    timelapse = TimeLapse(daemon.pipeline, 0.05)  # the config's minimum is 10 s; the class takes any
-    timelapse.start()
+    captures = timelapse(daemon.pipeline, 0.05)  # the config's minimum is 10 s; the function takes any
+    captures.start()
     try:
         events = sink.wait_for(2)
     finally:
-        timelapse.stop()
+        captures.stop()
         daemon.stop()
     (record, stored), _ = events[0], events[1]
     assert record.triggers[0].source == "timelapse" and record.capture_method == "timeLapse"

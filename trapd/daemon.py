@@ -135,13 +135,13 @@ class Daemon:
 
             pir.arm()
             if config.schedule.timelapse_interval_s:
-                timelapse = TimeLapse(pipeline, config.schedule.timelapse_interval_s)
-                timelapse.start()
-                resources.callback(timelapse.stop)
+                captures = timelapse(pipeline, config.schedule.timelapse_interval_s)
+                captures.start()
+                resources.callback(captures.stop)
             self.status.set_state("armed")
             self._notifier.ready(status_line(self.status.snapshot()))
             if self._notifier.watchdog_usec:
-                heartbeat = WatchdogHeartbeat(pipeline, self._notifier)
+                heartbeat = watchdog_heartbeat(pipeline, self._notifier)
                 heartbeat.start()
                 resources.callback(heartbeat.stop)
             log.info("trapd %s armed: PIR on %s, camera %s, detector %s, storage %s", __version__,
@@ -211,17 +211,14 @@ def status_line(snapshot: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-class TimeLapse:
-    """A capture every schedule.timelapse_interval_s (Camtrap DP timeLapse), when no event is open.
+class Every:
+    """Run ``action`` every ``interval_s`` on a thread of its own until stopped (it sleeps on an Event)."""
 
-    A control series alongside motion triggers: what the site looks like when nothing fired.
-    """
-
-    def __init__(self, pipeline: Pipeline, interval_s: float) -> None:
-        self._pipeline = pipeline
+    def __init__(self, interval_s: float, action: Callable[[], None], name: str) -> None:
         self._interval_s = interval_s
+        self._action = action
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trapd-timelapse", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -233,11 +230,23 @@ class TimeLapse:
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval_s):
-            if self._pipeline.wait_until_quiet(0):  # the camera is busy with an animal: skip this one
-                self._pipeline.submit(Trigger(Instant.now(), "timelapse"))
+            self._action()
 
 
-class WatchdogHeartbeat:
+def timelapse(pipeline: Pipeline, interval_s: float) -> Every:
+    """A capture every schedule.timelapse_interval_s (Camtrap DP timeLapse), when no event is open.
+
+    A control series alongside motion triggers: what the site looks like when nothing fired.
+    """
+
+    def tick() -> None:
+        if pipeline.wait_until_quiet(0):  # the camera is busy with an animal: skip this one
+            pipeline.submit(Trigger(Instant.now(), "timelapse"))
+
+    return Every(interval_s, tick, "trapd-timelapse")
+
+
+def watchdog_heartbeat(pipeline: Pipeline, notifier: SystemdNotifier) -> Every:
     """Feeds systemd's watchdog only from the pipeline itself.
 
     A timer thread that pinged WATCHDOG=1 on its own would go on lying while a worker hangs;
@@ -245,27 +254,14 @@ class WatchdogHeartbeat:
     capture and detection, so a stuck worker anywhere starves the watchdog and systemd
     restarts the trap. Heartbeats go every quarter of the watchdog period (30 s for 120 s).
     """
+    interval_s = notifier.watchdog_usec / 1e6 / 4
 
-    def __init__(self, pipeline: Pipeline, notifier: SystemdNotifier) -> None:
-        self._pipeline = pipeline
-        self._notifier = notifier
-        self._interval_s = notifier.watchdog_usec / 1e6 / 4
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trapd-watchdog", daemon=True)
+    def beat() -> None:
+        if not pipeline.heartbeat(notifier.watchdog, timeout_s=interval_s):
+            log.warning("watchdog heartbeat could not be queued: the pipeline is not taking work")
 
-    def start(self) -> None:
-        self._notifier.watchdog()  # armed and healthy now: the first period starts clean
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval_s):
-            if not self._pipeline.heartbeat(self._notifier.watchdog, timeout_s=self._interval_s):
-                log.warning("watchdog heartbeat could not be queued: the pipeline is not taking work")
+    notifier.watchdog()  # armed and healthy now: the first period starts clean
+    return Every(interval_s, beat, "trapd-watchdog")
 
 
 @contextlib.contextmanager
