@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -132,7 +135,7 @@ def test_a_reload_that_cannot_start_goes_back_to_the_old_config(tmp_path: Path) 
 
     running = build(old)
     running.start()
-    current = _reloaded(running, build, lambda: new)
+    current = _reloaded(running, build, lambda: new, threading.Event())
     try:
         assert current is not running and current.config == old
         assert current.status.state == "armed"
@@ -141,3 +144,58 @@ def test_a_reload_that_cannot_start_goes_back_to_the_old_config(tmp_path: Path) 
         current.stop()
         holder.close()
         factory.reset()
+
+
+class SlowFakeDaemon:
+    """Stands in for Daemon in the supervisor: starting and stopping take time, as on a Pi."""
+
+    made: list[SlowFakeDaemon] = []  # noqa: RUF012 - a per-test log, reset by the test
+
+    def __init__(self, config: object) -> None:
+        self.config = config
+        self.stop_requested = threading.Event()
+        self.pipeline = type("Pipeline", (), {"failure": None})()
+        self.status = type("Status", (), {"warn": lambda self, message: None})()
+        self.events: list[str] = []
+        self.running = False
+        SlowFakeDaemon.made.append(self)
+
+    def start(self) -> None:
+        time.sleep(0.2)
+        self.running = True
+        self.events.append("start")
+
+    def stop(self, reloading: bool = False) -> None:
+        if self.running:
+            self.running = False
+            self.events.append("stop")
+            time.sleep(0.5)
+
+    def touch_watchdog(self) -> None:
+        pass
+
+    def exit_code(self) -> int:
+        return 0
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("second", ["SIGTERM", "SIGHUP then SIGTERM"])
+def test_a_signal_during_a_reload_is_not_lost(second: str) -> None:
+    from trapd.daemon import run_until_signalled
+
+    SlowFakeDaemon.made = []
+
+    def send() -> None:
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.3)  # the old daemon is stopping now
+        if second == "SIGHUP then SIGTERM":
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=send, daemon=True).start()
+    code = run_until_signalled(SlowFakeDaemon("old"), build=SlowFakeDaemon,  # type: ignore[arg-type]
+                               reload_config=lambda: "new")  # type: ignore[arg-type,return-value]
+    assert code == 0
+    assert not any(d.running for d in SlowFakeDaemon.made), "every daemon started was stopped"

@@ -81,6 +81,13 @@ class Daemon:
         return self._pir
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self._notifier.close()  # this daemon never ran: nothing more to say to systemd
+            raise
+
+    def _start(self) -> None:
         config = self.config
         with contextlib.ExitStack() as resources:
             store = EventStore(config)
@@ -166,6 +173,11 @@ class Daemon:
         self.status.set_state("failed" if failed else "stopped")
         self._notifier.close()
 
+    def touch_watchdog(self) -> None:
+        """Tell systemd's watchdog the process is alive (for long steps on the main thread, like a reload)."""
+        if self._notifier.watchdog_usec:
+            self._notifier.watchdog()
+
     def request_stop(self) -> None:
         """Ask the daemon to stop, waking anything waiting on it (safe from a signal handler)."""
         self.stop_requested.set()
@@ -230,7 +242,10 @@ class Every:
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval_s):
-            self._action()
+            try:
+                self._action()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", self._thread.name, self._interval_s)
 
 
 def timelapse(pipeline: Pipeline, interval_s: float) -> Every:
@@ -298,27 +313,42 @@ def run_until_signalled(daemon: Daemon, build: Callable[[TrapdConfig], Daemon] |
     first, and an invalid one leaves the running trap untouched (the reason goes to the log and
     to status). A valid one restarts the daemon in place; if the new one cannot start (a pin
     in use, say), the old config is started again rather than leaving the trap dark.
+
+    The signals set events owned here, not by a daemon: one that arrives in the middle of a
+    reload, while one daemon stops and the next starts, is still acted on.
     """
-    current = daemon
+    wake = threading.Event()  # a signal came, or a pipeline worker failed
+    terminate = threading.Event()
     reload_wanted = threading.Event()
+
+    def adopt(new: Daemon) -> Daemon:
+        new.stop_requested = wake  # a failing worker wakes this loop, whichever daemon it belongs to
+        return new
+
+    def on_terminate() -> None:
+        terminate.set()
+        wake.set()
 
     def on_hangup(_signum: int, _frame: FrameType | None) -> None:
         reload_wanted.set()
-        current.stop_requested.set()  # wake the loop below
+        wake.set()
 
-    previous_hup = signal.signal(signal.SIGHUP, on_hangup) if build and reload_config else None
+    reloadable = build is not None and reload_config is not None
+    previous_hup = signal.signal(signal.SIGHUP, on_hangup) if reloadable else None
+    current = adopt(daemon)
     try:
-        with stop_on_signals(lambda: current.request_stop()):
+        with stop_on_signals(on_terminate):
             try:
                 current.start()
                 while True:
-                    current.stop_requested.wait()
-                    if not reload_wanted.is_set() or current.pipeline.failure is not None:
+                    wake.wait()
+                    wake.clear()
+                    failed = current.pipeline.failure is not None
+                    if terminate.is_set() or failed or not reload_wanted.is_set():
                         break
                     reload_wanted.clear()
-                    current.stop_requested.clear()
                     assert build is not None and reload_config is not None
-                    current = _reloaded(current, build, reload_config)
+                    current = _reloaded(current, lambda config: adopt(build(config)), reload_config, terminate)
             finally:
                 current.stop()
     finally:
@@ -327,8 +357,8 @@ def run_until_signalled(daemon: Daemon, build: Callable[[TrapdConfig], Daemon] |
     return current.exit_code()
 
 
-def _reloaded(running: Daemon, build: Callable[[TrapdConfig], Daemon],
-              reload_config: Callable[[], TrapdConfig]) -> Daemon:
+def _reloaded(running: Daemon, build: Callable[[TrapdConfig], Daemon], reload_config: Callable[[], TrapdConfig],
+              terminate: threading.Event) -> Daemon:
     log.info("SIGHUP received: reloading the configuration")
     try:
         config = reload_config()
@@ -337,13 +367,18 @@ def _reloaded(running: Daemon, build: Callable[[TrapdConfig], Daemon],
             log.error("config reload refused, the running configuration stays: %s", problem)
         running.status.warn(f"config reload refused: {exc.problems[0]}")
         return running
+    running.touch_watchdog()  # draining the old pipeline may take a while; the watchdog keeps running
     running.stop(reloading=True)
+    if terminate.is_set():
+        return running  # asked to stop meanwhile: do not start anything new
     replacement = build(config)
+    replacement.status = running.status  # counters and today's figures go on across a reload
     try:
         replacement.start()
     except TrapdError as exc:
         log.error("the reloaded configuration does not start (%s); going back to the previous one", exc)
         replacement = build(running.config)
+        replacement.status = running.status
         replacement.start()
         replacement.status.warn(f"config reload failed to start: {exc}")
         return replacement
