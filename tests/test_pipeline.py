@@ -475,3 +475,57 @@ def test_a_wind_storm_is_rate_limited_and_counted(tmp_path: Path, mock_factory: 
     assert counts["events"] == 3
     assert counts["triggers_rate_limited"] == 7
     assert counts["triggers"] == 10
+
+
+def test_triggers_queued_during_a_burst_earn_one_more_burst_not_one_each(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    first_frame = threading.Event()
+    camera = RecordingCamera(synthetic(), on_capture=set_at(1, first_frame))
+    sink = EventSink()
+    config = make_config(tmp_path, burst={"frames": 3, "interval_s": 0.05}, event={"gap_s": 0.1})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        assert first_frame.wait(5)
+        for _ in range(20):  # a PIR chattering through the burst
+            pulse(mock_factory)
+        [(record, _)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert len(record.triggers) == 21, "every trigger is recorded with its event"
+    assert sorted({f.burst for f in record.frames}) == [0, 1], "but they bought one more burst, not twenty"
+
+
+def test_a_timelapse_capture_is_one_burst_and_not_counted_as_a_trigger(
+    tmp_path: Path, mock_factory: MockFactory
+) -> None:
+    from trapd.frames import Trigger
+    from trapd.timebase import Instant
+
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 30.0}), mock_factory, on_event_stored=sink)
+    try:
+        daemon.pipeline.submit(Trigger(Instant.now(), "timelapse"))
+        [(record, _)] = sink.wait_for(1, timeout_s=5)  # not after the 30 s gap: it closes at once
+    finally:
+        daemon.stop()
+    assert record.capture_method == "timeLapse" and record.end_reason == "quiet"
+    counts = daemon.status.counts()
+    assert counts["timelapse_captures"] == 1 and counts["triggers"] == 0
+
+
+def test_a_pir_stuck_high_is_held_to_the_storm_limit(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    config = make_config(tmp_path, burst={"frames": 3, "interval_s": 0.0},
+                         event={"gap_s": 0.0, "max_frames": 3, "max_per_minute": 2})
+    daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+    try:
+        mock_factory.pin(17).drive_high()  # and it never comes down
+        sink.wait_for(2)
+        assert daemon.pipeline.wait_until_quiet(5)
+    finally:
+        daemon.stop()
+    counts = daemon.status.counts()
+    assert counts["events"] == 2
+    assert counts["triggers_rate_limited"] >= 1

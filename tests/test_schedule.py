@@ -145,3 +145,8 @@ def test_the_default_schedule_takes_everything() -> None:
     schedule = Schedule(TrapdConfig().schedule, ZoneInfo("UTC"), None, None,
                         clock=lambda: at(2024, 1, 1) + timedelta(hours=3))
     assert schedule.takes(Trigger(Instant.now(), "pir")) and schedule.is_night() is None
+
+
+def test_an_empty_hours_window_is_refused() -> None:
+    with pytest.raises(ConfigError, match="same time, an empty window"):
+        parse_config("schedule:\n  active: hours\n  hours: ['06:00', '06:00']\n")

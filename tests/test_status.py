@@ -199,3 +199,22 @@ def test_a_signal_during_a_reload_is_not_lost(second: str) -> None:
                                reload_config=lambda: "new")  # type: ignore[arg-type,return-value]
     assert code == 0
     assert not any(d.running for d in SlowFakeDaemon.made), "every daemon started was stopped"
+
+
+def test_a_camera_that_fails_every_capture_makes_the_trap_unhealthy(tmp_path: Path) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from tests.conftest import RecordingCamera, make_config, run_one_event
+    from trapd.hardware.synthetic import SyntheticCamera
+
+    camera = RecordingCamera(SyntheticCamera((160, 120), (80, 60)), fail_every=1)  # a loose ribbon cable
+    factory = MockFactory()
+    _, _, daemon = run_one_event(make_config(tmp_path), factory, camera=camera)
+    problems = unhealthy_reasons({**daemon.status.snapshot(), "state": "armed"})
+    assert problems == ["the last 3 captures failed: check the camera and its cable"]
+
+
+def test_a_schedule_on_an_unsynchronised_clock_is_a_problem() -> None:
+    base = {"state": "armed", "disk_free_percent": 50.0, "clock_synced": False}
+    assert unhealthy_reasons({**base, "schedule": "always"}) == []
+    assert "clock is not synchronised" in unhealthy_reasons({**base, "schedule": "night"})[0]

@@ -58,7 +58,9 @@ for package in "${APT_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  step "install apt packages: ${missing[*]}" apt-get install -y "${missing[@]}"
+  step "refresh the package lists" apt-get update
+  # No "recommends": python3-picamera2 would pull the Qt/OpenGL desktop stack onto Pi OS Lite.
+  step "install apt packages: ${missing[*]}" apt-get install -y --no-install-recommends "${missing[@]}"
 else
   skip "apt packages installed"
 fi
@@ -71,13 +73,19 @@ fi
 step "install trapd from $SOURCE into the venv" "$VENV/bin/pip" install --upgrade "$SOURCE"
 step "install the README the unit points to" install -D -m 644 "$SOURCE/README.md" "$PREFIX/README.md"
 
+groups=()
+for group in gpio video; do
+  getent group "$group" >/dev/null && groups+=("$group")
+done
+group_list=$(IFS=,; echo "${groups[*]}")
+[ ${#groups[@]} -eq 2 ] || echo "note: group(s) missing here (not Pi OS?): only '$group_list' will be used" >&2
 if id trapd >/dev/null 2>&1; then
   skip "user trapd exists"
-  step "make sure trapd is in the gpio and video groups" usermod -a -G gpio,video trapd
+  [ -n "$group_list" ] && step "make sure trapd is in: $group_list" usermod -a -G "$group_list" trapd
 else
-  step "create the system user trapd (groups gpio, video)" \
+  step "create the system user trapd (groups: ${group_list:-none})" \
     useradd --system --home-dir /var/lib/trapd --no-create-home --shell /usr/sbin/nologin \
-    --groups gpio,video trapd
+    ${group_list:+--groups "$group_list"} trapd
 fi
 
 if [ -f "$CONFIG_DIR/config.yaml" ]; then

@@ -214,6 +214,9 @@ class ScheduleConfig(Section):
     def _timelapse_not_too_often(self) -> ScheduleConfig:
         if 0 < self.timelapse_interval_s < 10:
             raise ValueError("schedule.timelapse_interval_s must be 0 (off) or at least 10")
+        if self.hours[0] == self.hours[1]:
+            raise ValueError("schedule.hours starts and ends at the same time, an empty window; "
+                             "use active: always for all day")
         return self
 
     def hours_window(self) -> tuple[time, time]:

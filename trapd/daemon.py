@@ -117,6 +117,7 @@ class Daemon:
                 "detector": detector.info.name,
                 "detector_sha256": detector.info.sha256,
                 "detector_degraded": detector.info.degraded,
+                "schedule": config.schedule.active,
             }
             self.status.zone = ZoneInfo(config.deployment.timezone)
             schedule = Schedule(config.schedule, ZoneInfo(config.deployment.timezone), config.deployment.latitude,

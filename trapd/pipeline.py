@@ -217,7 +217,10 @@ class Pipeline:
     # --- 1. trigger: called on the GPIO backend's thread; must not block --------------------------
 
     def submit(self, trigger: Trigger) -> None:
-        self._status.note_trigger(trigger.at)
+        if trigger.source == "timelapse":
+            self._status.count("timelapse_captures")  # not a trigger: it must not hide a silent PIR
+        else:
+            self._status.note_trigger(trigger.at)
         if self._stopping.is_set():
             return
         if self._schedule is not None and not self._schedule.takes(trigger):
@@ -249,8 +252,11 @@ class Pipeline:
                 continue
             next_trigger: Trigger | None = trigger
             while next_trigger is not None:
-                # An event closed at max_frames while the PIR is still high continues as a new event.
+                # An event closed at max_frames while the PIR is still high continues as a new event,
+                # within the storm limit: a PIR stuck high must not capture forever.
                 next_trigger = self._capture_event(next_trigger)
+                if next_trigger is not None and self._rate_limited(next_trigger):
+                    break
         # Triggers still queued at shutdown will never be captured: settle them so no one waits.
         while True:
             try:
@@ -281,6 +287,19 @@ class Pipeline:
                 if frames_in_event >= self._config.event.max_frames:
                     end_reason = "max_frames"
                     break
+                if first.source == "timelapse":
+                    break  # one burst is the picture; an animal arriving now gets its own event
+                queued, stop_seen = self._take_queued_triggers()
+                record.triggers.extend(queued)
+                accepted += len(queued)
+                if stop_seen:
+                    end_reason = "shutdown"
+                    break
+                if queued:
+                    # Motion went on during the burst: one more burst answers all of it. Taking them
+                    # one burst each would build a backlog (and keep heartbeats waiting behind it).
+                    trigger = queued[-1]
+                    continue
                 next_trigger = self._wait_for_trigger(self._config.event.gap_s)
                 if next_trigger is None:
                     if not self._motion_held():
@@ -308,6 +327,21 @@ class Pipeline:
         if end_reason == "max_frames" and not self._stopping.is_set() and self._motion_held():
             return Trigger(Instant.now(), "pir-still-high")
         return None
+
+    def _take_queued_triggers(self) -> tuple[list[Trigger], bool]:
+        """Every trigger already waiting (heartbeats passed on), and whether a stop was among them."""
+        taken: list[Trigger] = []
+        while True:
+            try:
+                item = self._triggers.get_nowait()
+            except queue.Empty:
+                return taken, False
+            if isinstance(item, _Stop):
+                return taken, True
+            if isinstance(item, _Heartbeat):
+                self._put(self._frames, item)
+            else:
+                taken.append(item)
 
     def _wait_for_trigger(self, gap_s: float) -> Trigger | _Stop | None:
         """The next trigger within ``gap_s``, passing heartbeats on; None when the gap passes quietly."""
@@ -376,8 +410,10 @@ class Pipeline:
                         captured = self._camera.capture()
                 except DeviceError as exc:
                     self._status.count("camera_errors")
+                    self._status.note_capture(ok=False)
                     log.warning("event %s: frame %d not captured: %s", event_id, index, exc)
                     continue
+                self._status.note_capture(ok=True)
                 index = self._hand_on(captured, event_id, trigger, burst, index, pretrigger=False)
         finally:
             if lit:

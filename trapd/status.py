@@ -31,6 +31,7 @@ COUNTERS = (
     "triggers_dropped",
     "triggers_rate_limited",
     "triggers_outside_schedule",
+    "timelapse_captures",
     "events",
     "frames_captured",
     "frames_kept",
@@ -50,6 +51,9 @@ LOW_DISK_PERCENT = 5.0
 #: systemd-timesyncd touches this file once the clock is synchronised (Pi without RTC: not at boot).
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 
+#: This many failed captures in a row make the trap unhealthy.
+CAMERA_FAILURES_UNHEALTHY = 3
+
 TODAY_COUNTERS = ("triggers", "events", "frames_kept", "frames_discarded", "frames_unfiltered", "frames_flagged")
 
 
@@ -62,6 +66,7 @@ class Status:
     _state: State = "starting"
     _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     _today: tuple[date, dict[str, int]] | None = None
+    _capture_failure_streak: int = 0
     _last_trigger_utc: str | None = None
     _last_event_id: str | None = None
     _warnings: list[str] = field(default_factory=list)
@@ -93,6 +98,11 @@ class Status:
         if self._today is None or self._today[0] != day:
             self._today = (day, dict.fromkeys(TODAY_COUNTERS, 0))
         self._today[1][counter] += n
+
+    def note_capture(self, ok: bool) -> None:
+        """Track captures failing in a row: a loose ribbon cable fails every one, silently otherwise."""
+        with self._lock:
+            self._capture_failure_streak = 0 if ok else self._capture_failure_streak + 1
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -128,6 +138,7 @@ class Status:
                 "last_event_id": self._last_event_id,
                 **self._counts,
                 "today": {k: today_counts.get(k, 0) if today_day == current_day else 0 for k in TODAY_COUNTERS},
+                "camera_failure_streak": self._capture_failure_streak,
                 "warnings": list(self._warnings),
                 **self.info,
             }
@@ -180,4 +191,8 @@ def unhealthy_reasons(snapshot: dict[str, Any]) -> list[str]:
         problems.append("the detector is not running (fail-open: frames are kept unfiltered)")
     if snapshot.get("storage_errors"):
         problems.append(f"{snapshot['storage_errors']} events could not be stored")
+    if snapshot.get("camera_failure_streak", 0) >= CAMERA_FAILURES_UNHEALTHY:
+        problems.append(f"the last {snapshot['camera_failure_streak']} captures failed: check the camera and its cable")
+    if snapshot.get("schedule", "always") != "always" and snapshot.get("clock_synced") is False:
+        problems.append("the clock is not synchronised, so the schedule may be off (no network time yet?)")
     return problems
