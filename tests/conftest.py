@@ -64,7 +64,7 @@ def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
         "event": {"gap_s": 0.2},
         "detector": {"type": "none"},
         "decision": {"audit_fraction": 0.0},  # the audit draw is random; tests that want it set it to 1
-        "storage": {"root": str(root)},
+        "storage": {"root": str(root), "reserve_mb": 0},  # the guard has tests of its own
     }
     for name, values in sections.items():
         if name in ("camera", "detector") and "type" in values:

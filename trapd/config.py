@@ -282,6 +282,13 @@ class DecisionConfig(Section):
 class StorageConfig(Section):
     root: PathSetting = Field(Path("/var/lib/trapd"), description="Where events are stored.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality of stored frames.")
+    reserve_mb: int = Field(
+        200, ge=0, le=1_000_000,
+        description="Free space kept in reserve, checked before each event and burst; 0: none.",
+    )
+    when_full: Literal["stop"] = Field(
+        "stop", description="stop: capture nothing more, keep running, report FULL in status and logs.",
+    )
 
 
 class PipelineConfig(Section):

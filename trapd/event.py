@@ -12,8 +12,8 @@ from trapd.frames import Frame, Trigger
 from trapd.timebase import Instant
 
 #: quiet: no trigger for event.gap_s; max_frames: event.max_frames reached, a new event follows;
-#: shutdown: the daemon was asked to stop.
-EndReason = Literal["quiet", "max_frames", "shutdown"]
+#: shutdown: the daemon was asked to stop; storage_full: the storage reserve was reached.
+EndReason = Literal["quiet", "max_frames", "shutdown", "storage_full"]
 
 
 def new_event_id(at: Instant) -> str:

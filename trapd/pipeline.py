@@ -124,6 +124,7 @@ class Pipeline:
         self._backlog_limit = max(2, config.pipeline.max_frames_in_flight // 2)
         self._camera_lock = threading.Lock()
         self._backpressure = False
+        self._full = False
         # Start times (monotonic ns) of the events of the last minute, for event.max_per_minute.
         self._recent_events: deque[int] = deque()
         self._rate_limiting = False
@@ -247,7 +248,7 @@ class Pipeline:
             if self._stopping.is_set():
                 self._settle(1)
                 break
-            if self._rate_limited(trigger):
+            if self._rate_limited(trigger) or not self._room_to_capture():
                 self._settle(1)
                 continue
             next_trigger: Trigger | None = trigger
@@ -287,6 +288,9 @@ class Pipeline:
                 if frames_in_event >= self._config.event.max_frames:
                     end_reason = "max_frames"
                     break
+                if not self._room_to_capture():
+                    end_reason = "storage_full"
+                    break
                 if first.source == "timelapse":
                     break  # one burst is the picture; an animal arriving now gets its own event
                 queued, stop_seen = self._take_queued_triggers()
@@ -318,7 +322,7 @@ class Pipeline:
                     self._camera.stop()
             if self._status_led is not None:
                 self._status_led.show_capturing(False)
-            if not self._stopping.is_set():
+            if not self._stopping.is_set() and not self._full:
                 self._status.set_state("armed")
             record.end_reason = end_reason
             # Always close the event, even on failure, so frames already captured get stored.
@@ -354,6 +358,23 @@ class Pipeline:
             if not isinstance(item, _Heartbeat):
                 return item
             self._put(self._frames, item)
+
+    def _room_to_capture(self) -> bool:
+        """The free-space guard, before each event and burst: a full card stops capture, not the trap."""
+        if self._store.room_left_mb() >= 0:
+            if self._full:
+                self._full = False
+                log.info("storage has room again: capturing")
+                self._status.set_state("armed")
+            return True
+        self._status.count("triggers_storage_full")
+        if not self._full:
+            self._full = True
+            log.error("storage %s is FULL (down to storage.reserve_mb): capturing stops until space is "
+                      "freed; the trap keeps running", self._store.root)
+            self._status.warn("storage reached its reserve: capture stopped (FULL)")
+            self._status.set_state("full")
+        return False
 
     def _rate_limited(self, trigger: Trigger) -> bool:
         """True if this trigger would open one event too many this minute (a wind storm)."""

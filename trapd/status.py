@@ -23,7 +23,7 @@ from trapd.timebase import Instant, iso_utc
 
 log = logging.getLogger(__name__)
 
-State = Literal["starting", "armed", "capturing", "stopping", "stopped", "failed"]
+State = Literal["starting", "armed", "capturing", "full", "stopping", "stopped", "failed"]
 
 COUNTERS = (
     "triggers",
@@ -31,6 +31,7 @@ COUNTERS = (
     "triggers_dropped",
     "triggers_rate_limited",
     "triggers_outside_schedule",
+    "triggers_storage_full",
     "timelapse_captures",
     "events",
     "frames_captured",
@@ -182,7 +183,9 @@ def clock_synced() -> bool | None:
 def unhealthy_reasons(snapshot: dict[str, Any]) -> list[str]:
     """Why monitoring should look at this trap: one sentence each, empty when all is well."""
     problems = []
-    if snapshot["state"] not in ("armed", "capturing"):
+    if snapshot["state"] == "full":
+        problems.append("FULL: storage is down to its reserve, nothing is being captured; collect the card")
+    elif snapshot["state"] not in ("armed", "capturing"):
         problems.append(f"state is {snapshot['state']}, not armed")
     free = snapshot.get("disk_free_percent")
     if free is not None and free < LOW_DISK_PERCENT:

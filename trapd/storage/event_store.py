@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class EventStore:
         self._make = config.camera.make
         self._model = config.camera.model
         self._policy = config.decision.model_dump()
+        self._reserve_mb = config.storage.reserve_mb
 
     def prepare(self) -> None:
         """Create the storage folders and prove they are writable, before anything is captured."""
@@ -78,6 +80,14 @@ class EventStore:
                 f"storage {self.root} cannot be used ({exc.strerror or exc}); "
                 "pass --storage DIR naming a writable folder"
             ) from None
+
+    def room_left_mb(self) -> float:
+        """Free space beyond the reserve, in MB (negative: into the reserve, or unknown)."""
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            return -1.0
+        return free / 2**20 - self._reserve_mb
 
     def event_dir(self, record: EventRecord) -> Path:
         local_day = record.opened.utc.astimezone(self._zone).strftime("%Y-%m-%d")

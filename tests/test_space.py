@@ -1,0 +1,84 @@
+"""A full card stops capture, not the trap; ENOSPC never leaves a corrupt file or kills the daemon."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from tests.conftest import EventSink, make_config, pulse, start_daemon, wait_until
+from trapd.storage.event_store import SIDECAR_NAME, EventStore
+
+
+def test_a_full_card_stops_capture_reports_full_and_recovers(tmp_path: Path, mock_factory: MockFactory,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    room = [-5.0]
+    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: room[0])
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, storage={"reserve_mb": 200}), mock_factory, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        assert daemon.pipeline.wait_until_quiet(5)
+        snapshot = daemon.status.snapshot()
+        assert snapshot["state"] == "full" and snapshot["triggers_storage_full"] == 1
+        assert snapshot["events"] == 0 and not snapshot["healthy"]
+        assert snapshot["problems"][0].startswith("FULL")
+        room[0] = 500.0  # the card was collected
+        pulse(mock_factory)
+        sink.wait_for(1)
+        assert daemon.status.state == "armed"
+    finally:
+        daemon.stop()
+
+
+def test_filling_up_mid_event_ends_it_and_keeps_what_was_captured(tmp_path: Path, mock_factory: MockFactory,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    checks = iter([10.0, -1.0] + [-1.0] * 10)  # room for the event, then gone after its first burst
+    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: next(checks))
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 1.0}), mock_factory, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        [(record, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert record.end_reason == "storage_full"
+    assert len(stored.files) == 3
+    assert json.loads((stored.directory / SIDECAR_NAME).read_text())["end_reason"] == "storage_full"
+
+
+def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path: Path, mock_factory: MockFactory,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from trapd import pipeline
+    from trapd.storage import event_store
+    from trapd.storage.atomic import write_atomic as real_write
+    full = [True]
+
+    def write(path: Path, data: bytes, *, durable: bool = True) -> None:
+        if full[0] and path.suffix == ".jpg":
+            real_write(path.with_name(".partial-check"), data[: len(data) // 2])  # a half-written temp...
+            path.with_name(".partial-check").unlink()  # ...cleaned up as write_atomic does
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data, durable=durable)
+
+    monkeypatch.setattr(event_store, "write_atomic", write)
+    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", ())  # the disk stays full: no retry can help
+    sink = EventSink()
+    daemon = start_daemon(make_config(tmp_path), mock_factory, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        wait_until(lambda: daemon.status.counts()["storage_errors"] == 1, what="the failed write to be counted")
+        daemon_alive = daemon.status.state == "armed"
+        full[0] = False
+        pulse(mock_factory)
+        [(_, stored)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert daemon_alive
+    assert daemon.status.counts()["storage_errors"] == 1
+    assert any("could not be stored" in w for w in daemon.status.snapshot()["warnings"])
+    jpegs = list((tmp_path / "test-site").rglob("*.jpg"))
+    assert sorted(jpegs) == sorted(stored.files), "no file from the failed event, whole or partial"
