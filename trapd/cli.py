@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    export = add("export", _cmd_export, "Export stored events for other tools.")
+    formats = export.add_subparsers(dest="format", required=True, parser_class=_Parser)
+    megadetector = formats.add_parser("megadetector",
+                                      help="MegaDetector batch-output JSON (Timelapse and others)")
+    megadetector.add_argument("--config", type=Path, help="config file (for storage.root)")
+    megadetector.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
+    megadetector.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+
     models = add("models", _cmd_models_list, "List, install and verify models (default: list).")
     model_commands = models.add_subparsers(dest="models_command", parser_class=_Parser)
     listing = model_commands.add_parser("list", help="models on the search path")
@@ -263,6 +271,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"overhead / invoke time  {report['overhead_ratio']}")
     print(f"missed                  {', '.join(report['missed']) or '-'}")
     print(f"empty but kept          {', '.join(report['empty_kept']) or '-'}")
+    return EX_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from trapd.storage.megadetector import export_megadetector
+
+    root = _load(args).storage.root
+    count = export_megadetector(root, args.out)
+    print(f"{args.out}: {count} images from {root}")
     return EX_OK
 
 

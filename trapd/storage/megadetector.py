@@ -1,0 +1,81 @@
+"""`trapd export megadetector`: the on-device detections in MegaDetector's batch-output JSON.
+
+Timelapse and the other tools built around MegaDetector read this format: one entry per image
+with its detections (category "1" animal, "2" person, "3" vehicle; ``conf``; a normalised
+``[x, y, width, height]`` box from the top-left), ``detection_categories`` and ``info``. Every
+stored frame is listed; a frame the detector could not judge carries ``failure`` instead of
+detections, as the format does for images MegaDetector could not process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trapd import __version__
+from trapd.errors import InputError
+from trapd.storage.atomic import make_dirs_durable, write_atomic
+from trapd.storage.event_store import SIDECAR_NAME, STATE_DIR_NAME
+
+CATEGORY_IDS = {"animal": "1", "person": "2", "vehicle": "3"}
+FORMAT_VERSION = "1.4"
+
+
+def sidecars(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every event sidecar under a storage root, oldest first, with its folder."""
+    if not root.is_dir():
+        raise InputError(f"storage {root} does not exist; pass the --storage the trap wrote to")
+    for path in sorted(root.glob(f"*/*/*/{SIDECAR_NAME}")):
+        if STATE_DIR_NAME in path.parts:
+            continue
+        try:
+            yield path.parent, json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"event sidecar {path} cannot be read ({exc}); move that event folder aside "
+                             "and export again") from None
+
+
+def megadetector_json(root: Path) -> dict[str, Any]:
+    images: list[dict[str, Any]] = []
+    detectors: set[str] = set()
+    for folder, sidecar in sidecars(root):
+        detectors.add(str(sidecar["detector"]["name"]))
+        for frame in sidecar["frames"]:
+            if not frame.get("file"):
+                continue  # discarded: not on the card, so nothing for a viewer to show
+            image = (folder / frame["file"]).resolve().relative_to(root.resolve())
+            entry: dict[str, Any] = {"file": image.as_posix()}
+            if frame["detector_status"] == "ok":
+                detections = [
+                    {"category": CATEGORY_IDS[d["category"]], "conf": round(float(d["score"]), 4),
+                     "bbox": [round(float(v), 4) for v in d["bbox"]]}
+                    for d in frame["detections"]
+                ]
+                entry["detections"] = detections
+                entry["max_detection_conf"] = max((round(float(d["score"]), 4) for d in frame["detections"]),
+                                                  default=0.0)
+            else:
+                entry["failure"] = f"{frame['detector_status']}: {frame.get('detector_reason', '')}"
+            images.append(entry)
+    return {
+        "images": images,
+        "detection_categories": {value: key for key, value in CATEGORY_IDS.items()},
+        "info": {
+            "format_version": FORMAT_VERSION,
+            "detector": ", ".join(sorted(detectors)) or "none",
+            "detection_completion_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "classifier": None,
+            "trapd_version": __version__,
+        },
+    }
+
+
+def export_megadetector(root: Path, out: Path) -> int:
+    """Write the JSON atomically; returns how many images it lists."""
+    document = megadetector_json(root)
+    make_dirs_durable(out.parent.resolve())
+    write_atomic(out, (json.dumps(document, indent=1) + "\n").encode())
+    return len(document["images"])
