@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     megadetector.add_argument("--config", type=Path, help="config file (for storage.root)")
     megadetector.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
     megadetector.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    camtrap = formats.add_parser("camtrap-dp", help="a Camtrap DP 1.0 data package (media linked in)")
+    camtrap.add_argument("--config", type=Path, help="config file (deployment metadata, storage.root)")
+    camtrap.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
+    camtrap.add_argument("--out", type=Path, required=True, help="the package's folder")
 
     models = add("models", _cmd_models_list, "List, install and verify models (default: list).")
     model_commands = models.add_subparsers(dest="models_command", parser_class=_Parser)
@@ -275,11 +279,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.format == "camtrap-dp":
+        from trapd.storage.camtrap_dp import export_camtrap_dp
+
+        counts = export_camtrap_dp(config, args.out)
+        print(f"{args.out}: Camtrap DP package, " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+        return EX_OK
     from trapd.storage.megadetector import export_megadetector
 
-    root = _load(args).storage.root
-    count = export_megadetector(root, args.out)
-    print(f"{args.out}: {count} images from {root}")
+    count = export_megadetector(config.storage.root, args.out)
+    print(f"{args.out}: {count} images from {config.storage.root}")
     return EX_OK
 
 

@@ -62,6 +62,26 @@ class DeploymentConfig(Section):
     longitude: float | None = Field(
         None, ge=-180.0, le=180.0, description="Camtrap DP longitude (WGS84); day/night schedules need it."
     )
+    coordinate_precision: float = Field(
+        0.01, gt=0.0, le=1.0,
+        description="Coordinates in exports are rounded to this many degrees (0.01 ~ 1 km): the locations "
+        "of rare animals are poachers' targets. Camtrap DP coordinatePrecision.",
+    )
+    coordinate_uncertainty_m: int | None = Field(None, ge=1, description="Camtrap DP coordinateUncertainty.")
+    location_id: str | None = Field(None, max_length=128, description="Camtrap DP locationID.")
+    location_name: str | None = Field(None, max_length=256, description="Camtrap DP locationName.")
+    setup_by: str | None = Field(None, max_length=256, description="Camtrap DP setupBy: who set the trap up.")
+    camera_height_m: float | None = Field(None, ge=0.0, le=100.0, description="Camtrap DP cameraHeight.")
+    camera_tilt_deg: int | None = Field(None, ge=-90, le=90, description="Camtrap DP cameraTilt.")
+    camera_heading_deg: int | None = Field(None, ge=0, le=360, description="Camtrap DP cameraHeading.")
+    bait_use: bool | None = Field(None, description="Camtrap DP baitUse.")
+    feature_type: Literal[
+        "roadPaved", "roadDirt", "trailHiking", "trailGame", "roadUnderpass", "roadOverpass", "roadBridge",
+        "culvert", "burrow", "nestSite", "carcass", "waterSource", "fruitingTree",
+    ] | None = Field(None, description="Camtrap DP featureType: what the camera watches.")
+    comments: str | None = Field(None, max_length=4096, description="Camtrap DP deploymentComments.")
+    project_title: str = Field("trapd camera trap", max_length=256, description="Camtrap DP project title.")
+    contact: str = Field("trapd operator", max_length=256, description="Contact person, listed as contributor.")
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,176 @@
+"""`trapd export camtrap-dp`: stored events as a Camtrap DP 1.0 data package.
+
+``datapackage.json``, ``deployments.csv``, ``media.csv`` and ``observations.csv``, with the stored
+JPEGs under ``media/`` (hard-linked when on the same file system, so no card is copied twice).
+Observations are the machine's: one per event (what the event was) and one per detection on a
+stored frame (with its box), each with ``classificationMethod: machine`` and the model that
+made it. Coordinates are rounded to ``deployment.coordinate_precision``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from trapd import __version__
+from trapd.config import TrapdConfig
+from trapd.errors import ConfigError
+from trapd.storage.atomic import make_dirs_durable, write_atomic
+from trapd.storage.megadetector import sidecars
+
+VERSION = "1.0.2"
+SCHEMA_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{{name}}-table-schema.json"
+PROFILE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/camtrap-dp-profile.json"
+OBSERVATION_TYPE = {"animal": "animal", "person": "human", "vehicle": "vehicle"}
+#: Every column of each table, in the official schemas' order (readers match columns by position).
+TABLES = {
+    "deployments": ["deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
+                    "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay",
+                    "cameraHeight", "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance",
+                    "timestampIssues", "baitUse", "featureType", "habitat", "deploymentGroups", "deploymentTags",
+                    "deploymentComments"],
+    "media": ["mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName",
+              "fileMediatype", "exifData", "favorite", "mediaComments"],
+    "observations": ["observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd",
+                     "observationLevel", "observationType", "cameraSetupType", "scientificName", "count",
+                     "lifeStage", "sex", "behavior", "individualID", "individualPositionRadius",
+                     "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth", "bboxHeight",
+                     "classificationMethod", "classifiedBy", "classificationTimestamp",
+                     "classificationProbability", "observationTags", "observationComments"],
+}
+
+
+def _stamp(iso_utc: str, zone: ZoneInfo) -> str:
+    """Camtrap DP datetimes: site time with its offset, to the second."""
+    moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone(zone)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def _rounded(value: float, precision: float) -> float:
+    decimals = max(0, len(f"{precision:.10f}".rstrip("0").split(".")[1]))
+    return round(round(value / precision) * precision, decimals)
+
+
+def _keeps(detection: dict[str, Any], policy: dict[str, Any]) -> bool:
+    """Detections worth an observation: at or above the threshold the trap kept frames for."""
+    threshold = float(policy["thresholds"][detection["category"]]) - float(policy.get("unsure_margin", 0.0))
+    return float(detection["score"]) >= threshold
+
+
+def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
+    deployment = config.deployment
+    if deployment.latitude is None or deployment.longitude is None:
+        raise ConfigError("Camtrap DP needs the site: set deployment.latitude and deployment.longitude "
+                          "(exports round them to deployment.coordinate_precision)")
+    zone = ZoneInfo(deployment.timezone)
+    root = config.storage.root
+    events = list(sidecars(root))
+    make_dirs_durable(out.resolve())
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+    first_utc = min((s["start_utc"] for _, s in events), default=None)
+    last_utc = max((s["end_utc"] for _, s in events), default=None)
+    for folder, sidecar in events:
+        if sidecar["deployment_id"] != deployment.id:
+            continue
+        classified_by = f"{sidecar['detector']['name']} {sidecar['detector']['version']}".strip()
+        policy = sidecar["decision"]["policy"]
+        machine = {"classificationMethod": "machine", "classifiedBy": classified_by,
+                   "classificationTimestamp": _stamp(sidecar["end_utc"], zone)}
+        event_start, event_end = _stamp(sidecar["start_utc"], zone), _stamp(sidecar["end_utc"], zone)
+        best: dict[str, Any] | None = None
+        judged = False
+        for frame in sidecar["frames"]:
+            judged = judged or frame["detector_status"] == "ok"
+            if not frame.get("file") or not frame["keep"]:
+                continue
+            media_id = Path(frame["file"]).stem
+            relative = Path("media") / (folder / frame["file"]).resolve().relative_to(root.resolve())
+            _place(folder / frame["file"], out / relative)
+            rows["media"].append({
+                "mediaID": media_id, "deploymentID": deployment.id, "captureMethod": sidecar["capture_method"],
+                "timestamp": _stamp(frame["capture_utc"], zone), "filePath": relative.as_posix(),
+                "filePublic": "false", "fileName": Path(frame["file"]).name, "fileMediatype": "image/jpeg",
+                "mediaComments": frame["reason"],
+            })
+            for number, detection in enumerate(frame["detections"]):
+                if not _keeps(detection, policy):
+                    continue
+                if best is None or detection["score"] > best["score"]:
+                    best = detection
+                x, y, width, height = (min(1.0, max(0.0, float(v))) for v in detection["bbox"])
+                rows["observations"].append({
+                    "observationID": f"{media_id}-{number}", "deploymentID": deployment.id, "mediaID": media_id,
+                    "eventID": sidecar["event_id"], "eventStart": _stamp(frame["capture_utc"], zone),
+                    "eventEnd": _stamp(frame["capture_utc"], zone), "observationLevel": "media",
+                    "observationType": OBSERVATION_TYPE[detection["category"]], "bboxX": x, "bboxY": y,
+                    "bboxWidth": max(width, 1e-6), "bboxHeight": max(height, 1e-6),
+                    "classificationProbability": round(float(detection["score"]), 4), **machine,
+                })
+        event_type = OBSERVATION_TYPE[best["category"]] if best else ("blank" if judged else "unclassified")
+        rows["observations"].append({
+            "observationID": f"{sidecar['event_id']}-event", "deploymentID": deployment.id, "mediaID": "",
+            "eventID": sidecar["event_id"], "eventStart": event_start, "eventEnd": event_end,
+            "observationLevel": "event", "observationType": event_type,
+            "classificationProbability": round(float(best["score"]), 4) if best else "", **machine,
+        })
+    latitude = _rounded(deployment.latitude, deployment.coordinate_precision)
+    longitude = _rounded(deployment.longitude, deployment.coordinate_precision)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = _stamp(first_utc, zone) if first_utc else now.astimezone(zone).isoformat()
+    end = _stamp(last_utc, zone) if last_utc else start
+    rows["deployments"].append({
+        "deploymentID": deployment.id, "locationID": deployment.location_id or "",
+        "locationName": deployment.location_name or "", "latitude": latitude, "longitude": longitude,
+        "coordinateUncertainty": deployment.coordinate_uncertainty_m or "", "deploymentStart": start,
+        "deploymentEnd": end, "setupBy": deployment.setup_by or "", "cameraID": deployment.camera_id,
+        "cameraModel": config.camera.model or "", "cameraHeight": deployment.camera_height_m or "",
+        "cameraTilt": "" if deployment.camera_tilt_deg is None else deployment.camera_tilt_deg,
+        "cameraHeading": "" if deployment.camera_heading_deg is None else deployment.camera_heading_deg,
+        "baitUse": "" if deployment.bait_use is None else str(deployment.bait_use).lower(),
+        "featureType": deployment.feature_type or "", "deploymentComments": deployment.comments or "",
+    })
+    for name, fields in TABLES.items():
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n", extrasaction="raise", restval="")
+        writer.writeheader()
+        writer.writerows(rows[name])
+        write_atomic(out / f"{name}.csv", buffer.getvalue().encode())
+    package = {
+        "profile": PROFILE_URL,
+        "name": f"trapd-{deployment.id.lower()}",
+        "created": now.isoformat().replace("+00:00", "Z"),
+        "contributors": [{"title": deployment.contact, "role": "contact"}],
+        "project": {"title": deployment.project_title, "samplingDesign": "opportunistic",
+                    "captureMethod": sorted({r["captureMethod"] for r in rows["media"]} or {"activityDetection"}),
+                    "individualAnimals": False, "observationLevel": ["media", "event"]},
+        "spatial": {"type": "Point", "coordinates": [longitude, latitude]},
+        "temporal": {"start": start[:10], "end": end[:10]},
+        "taxonomic": [{"scientificName": "Animalia", "taxonRank": "kingdom"}],
+        "coordinatePrecision": deployment.coordinate_precision,
+        "sources": [{"title": f"trapd {__version__}"}],
+        "resources": [
+            {"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
+             "mediatype": "text/csv", "encoding": "utf-8", "schema": SCHEMA_URL.format(name=name)}
+            for name in TABLES
+        ],
+    }
+    write_atomic(out / "datapackage.json", (json.dumps(package, indent=2) + "\n").encode())
+    return {name: len(table) for name, table in rows.items()}
+
+
+def _place(source: Path, destination: Path) -> None:
+    """Put a media file into the package: a hard link when possible (no copy), else a copy."""
+    if destination.exists():
+        return
+    make_dirs_durable(destination.parent)
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
