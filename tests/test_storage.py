@@ -164,3 +164,27 @@ def test_jpeg_quality_is_applied(tmp_path: Path) -> None:
         Image.open(io.BytesIO(jpeg.read_bytes())).load()
         sizes[quality] = jpeg.stat().st_size
     assert sizes[30] < sizes[95]
+
+
+def test_no_gps_in_exif_unless_asked_and_then_rounded(tmp_path: Path) -> None:
+    site = {"id": "s", "camera_id": "c", "latitude": 36.123456, "longitude": -53.654321}
+    for gps_in_exif in (False, True):
+        store = EventStore(make_config(tmp_path / str(gps_in_exif), deployment={**site, "gps_in_exif": gps_in_exif}))
+        store.prepare()
+        [jpeg] = store.write(_record([_frame()], [True])).files
+        gps = Image.open(jpeg).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        if not gps_in_exif:
+            assert not gps, "coordinates of rare animals stay out of photos by default"
+            continue
+        degrees, minutes, seconds = (float(v) for v in gps[ExifTags.GPS.GPSLatitude])
+        assert gps[ExifTags.GPS.GPSLatitudeRef] == "N" and gps[ExifTags.GPS.GPSLongitudeRef] == "W"
+        assert degrees + minutes / 60 + seconds / 3600 == pytest.approx(36.12, abs=1e-4), "rounded to 0.01 degrees"
+
+
+def test_each_event_records_its_boot_and_clock_state(tmp_path: Path) -> None:
+    store = EventStore(make_config(tmp_path))
+    store.prepare()
+    stored = store.write(_record([_frame()], [True]))
+    sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())
+    assert sidecar["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert sidecar["clock_synced"] in (True, False, None)

@@ -67,6 +67,9 @@ class DeploymentConfig(Section):
         description="Coordinates in exports are rounded to this many degrees (0.01 ~ 1 km): the locations "
         "of rare animals are poachers' targets. Camtrap DP coordinatePrecision.",
     )
+    gps_in_exif: bool = Field(
+        False, description="Write the (rounded) site coordinates into each JPEG's EXIF. Off: photos travel."
+    )
     coordinate_uncertainty_m: int | None = Field(None, ge=1, description="Camtrap DP coordinateUncertainty.")
     location_id: str | None = Field(None, max_length=128, description="Camtrap DP locationID.")
     location_name: str | None = Field(None, max_length=256, description="Camtrap DP locationName.")

@@ -23,6 +23,7 @@ from trapd import __version__
 from trapd.config import TrapdConfig
 from trapd.errors import ConfigError
 from trapd.storage.atomic import make_dirs_durable, write_atomic
+from trapd.storage.event_store import rounded_coordinate
 from trapd.storage.megadetector import sidecars
 
 VERSION = "1.0.2"
@@ -51,11 +52,6 @@ def _stamp(iso_utc: str, zone: ZoneInfo) -> str:
     """Camtrap DP datetimes: site time with its offset, to the second."""
     moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone(zone)
     return moment.replace(microsecond=0).isoformat()
-
-
-def _rounded(value: float, precision: float) -> float:
-    decimals = max(0, len(f"{precision:.10f}".rstrip("0").split(".")[1]))
-    return round(round(value / precision) * precision, decimals)
 
 
 def _keeps(detection: dict[str, Any], policy: dict[str, Any]) -> bool:
@@ -120,8 +116,8 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
             "observationLevel": "event", "observationType": event_type,
             "classificationProbability": round(float(best["score"]), 4) if best else "", **machine,
         })
-    latitude = _rounded(deployment.latitude, deployment.coordinate_precision)
-    longitude = _rounded(deployment.longitude, deployment.coordinate_precision)
+    latitude = rounded_coordinate(deployment.latitude, deployment.coordinate_precision)
+    longitude = rounded_coordinate(deployment.longitude, deployment.coordinate_precision)
     now = datetime.now(UTC).replace(microsecond=0)
     start = _stamp(first_utc, zone) if first_utc else now.astimezone(zone).isoformat()
     end = _stamp(last_utc, zone) if last_utc else start

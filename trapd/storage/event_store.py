@@ -22,6 +22,7 @@ from trapd.config import TrapdConfig
 from trapd.errors import StorageError
 from trapd.event import EventRecord
 from trapd.frames import Frame
+from trapd.status import clock_synced
 from trapd.storage.atomic import make_dirs_durable, write_atomic
 from trapd.storage.jpeg import ExifFields, encode_jpeg, exif_bytes
 from trapd.timebase import iso_utc
@@ -45,6 +46,19 @@ class StoredEvent:
     unfiltered: int = 0
 
 
+def boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def rounded_coordinate(value: float, precision: float) -> float:
+    """A coordinate rounded to ``precision`` degrees, printed without float noise."""
+    decimals = max(0, len(f"{precision:.10f}".rstrip("0").split(".")[1]))
+    return round(round(value / precision) * precision, decimals)
+
+
 def state_dir(root: Path) -> Path:
     """Where the daemon keeps its lock, status file and control socket."""
     return root / STATE_DIR_NAME
@@ -60,6 +74,14 @@ class EventStore:
         self._model = config.camera.model
         self._policy = config.decision.model_dump()
         self._reserve_mb = config.storage.reserve_mb
+        deployment = config.deployment
+        latitude, longitude, precision = deployment.latitude, deployment.longitude, deployment.coordinate_precision
+        self._gps = (
+            (rounded_coordinate(latitude, precision), rounded_coordinate(longitude, precision))
+            if deployment.gps_in_exif and latitude is not None and longitude is not None
+            else None
+        )
+        self._boot_id = boot_id()
 
     def prepare(self) -> None:
         """Create the storage folders and prove they are writable, before anything is captured."""
@@ -136,6 +158,7 @@ class EventStore:
                 camera_id=self._deployment.camera_id,
                 description=f"trapd {self._deployment.id} {record.event_id} frame {frame.index}",
                 metadata=camera_frame.metadata,
+                gps=self._gps,
             )
         )
         return encode_jpeg(camera_frame.main, self._quality, exif)
@@ -185,6 +208,10 @@ class EventStore:
             "start_utc": iso_utc(record.opened.utc),
             "end_utc": iso_utc(last.utc),
             "end_reason": record.end_reason,
+            # For fixing times later on a Pi without a real-time clock: the monotonic times below
+            # count from this boot, and the wall clock may not have been set yet.
+            "boot_id": self._boot_id,
+            "clock_synced": clock_synced(),
             "triggers": [
                 {"utc": iso_utc(t.at.utc), "monotonic_ns": t.at.monotonic_ns, "source": t.source}
                 for t in record.triggers

@@ -27,6 +27,8 @@ class ExifFields:
     camera_id: str
     description: str
     metadata: dict[str, MetadataValue]
+    #: (latitude, longitude), already rounded for privacy; None writes no GPS at all.
+    gps: tuple[float, float] | None = None
 
 
 def exif_bytes(fields: ExifFields) -> bytes:
@@ -56,7 +58,22 @@ def exif_bytes(fields: ExifFields) -> bytes:
     if isinstance(analogue, int | float) and isinstance(digital, int | float):
         # The convention picamera2 uses: ISO 100 at unity gain.
         sub[ExifTags.Base.ISOSpeedRatings] = max(1, min(65535, round(analogue * digital * 100)))
+    if fields.gps is not None:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        latitude, longitude = fields.gps
+        gps[ExifTags.GPS.GPSVersionID] = b"\x02\x03\x00\x00"
+        gps[ExifTags.GPS.GPSLatitudeRef] = "N" if latitude >= 0 else "S"
+        gps[ExifTags.GPS.GPSLatitude] = _degrees_minutes_seconds(abs(latitude))
+        gps[ExifTags.GPS.GPSLongitudeRef] = "E" if longitude >= 0 else "W"
+        gps[ExifTags.GPS.GPSLongitude] = _degrees_minutes_seconds(abs(longitude))
     return exif.tobytes()
+
+
+def _degrees_minutes_seconds(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = Fraction((value - degrees - minutes / 60) * 3600).limit_denominator(1000)
+    return IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(seconds.numerator, seconds.denominator)
 
 
 def encode_jpeg(rgb: RGBImage, quality: int, exif: bytes) -> bytes:
