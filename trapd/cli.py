@@ -16,9 +16,9 @@ from trapd.config import DEFAULT_CONFIG_PATH, TrapdConfig, load_config
 from trapd.control import request, socket_path_for
 from trapd.detect.base import Detector
 from trapd.detect.runtime import ModelError
-from trapd.errors import EX_OK, EX_UNHEALTHY, EX_USAGE, ConfigError, TrapdError
+from trapd.errors import EX_OK, EX_UNHEALTHY, EX_USAGE, ConfigError, InputError, TrapdError
 from trapd.log import set_level, setup_logging
-from trapd.storage.event_store import state_dir
+from trapd.storage.event_store import STATE_DIR_NAME, state_dir
 
 log = logging.getLogger("trapd")
 
@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = add("status", _cmd_status, "Show the state and counters of the running daemon.")
     config_options(status)
     status.add_argument("--json", action="store_true", help="print JSON")
+
+    fsck = add("fsck", _cmd_fsck, "Check that storage and catalog agree, and repair (as every start does).")
+    config_options(fsck)
+    fsck.add_argument("--json", action="store_true", help="print the report as JSON")
 
     check = add("check-config", _cmd_check_config, "Validate a config file (exit 0 valid, 78 invalid).")
     check.add_argument("file", type=Path)
@@ -197,6 +201,36 @@ def _cmd_status(args: argparse.Namespace) -> int:
         for key, value in reply.items():
             print(f"{key}: {value}")
     return EX_OK if reply.get("healthy") else EX_UNHEALTHY
+
+
+def _cmd_fsck(args: argparse.Namespace) -> int:
+    """Exit 0 when all agreed, 1 when something was repaired (as fsck does)."""
+    from trapd.storage.catalog import Catalog, reconcile
+    from trapd.storage.lock import StorageLock
+
+    root = _load(args).storage.root
+    if not (root / STATE_DIR_NAME).is_dir():
+        raise InputError(f"{root} is not a trapd storage (no {STATE_DIR_NAME}); pass the --storage the trap wrote to")
+    lock = StorageLock(state_dir(root) / "lock")
+    lock.acquire()  # a running daemon reconciles at its own start; two at once would race
+    try:
+        catalog = Catalog(root)
+        try:
+            report = reconcile(root, catalog)
+            counts = catalog.counts()
+        finally:
+            catalog.close()
+    finally:
+        lock.release()
+    if args.json:
+        print(json.dumps({**report.as_json(), "catalog": counts}))
+    else:
+        print(f"{root}: {'clean' if report.clean else 'repaired'}; catalog holds {counts['events']} events, "
+              f"{counts['media']} media, {counts['detections']} detections")
+        for key, items in report.as_json().items():
+            if isinstance(items, list) and items:
+                print(f"  {key}: {', '.join(items)}")
+    return EX_OK if report.clean else EX_UNHEALTHY
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

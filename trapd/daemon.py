@@ -33,6 +33,7 @@ from trapd.notify import SystemdNotifier
 from trapd.pipeline import EventStoredHook, Pipeline
 from trapd.schedule import Clock, Schedule, utc_now
 from trapd.status import Status
+from trapd.storage.catalog import Catalog, reconcile
 from trapd.storage.event_store import EventStore, StoredEvent, state_dir
 from trapd.storage.lock import StorageLock
 from trapd.timebase import Instant
@@ -95,6 +96,11 @@ class Daemon:
             lock = StorageLock(state_dir(store.root) / "lock")
             lock.acquire()
             resources.callback(lock.release)
+            # Whatever the last run ended in (a power cut, a kill), files and index agree before arming.
+            catalog = Catalog(store.root)
+            resources.callback(catalog.close)
+            repairs = reconcile(store.root, catalog)
+            store.catalog = catalog
             self.status.path = state_dir(store.root) / "status.json"
             self.status.on_change = lambda snapshot: self._notifier.status(status_line(snapshot))
 
@@ -104,6 +110,10 @@ class Daemon:
             resources.callback(detector.close)
             if detector.info.degraded:
                 self.status.warn(detector.info.degraded)
+            if not repairs.clean:
+                self.status.warn(f"storage reconciled at start: {len(repairs.indexed)} events indexed, "
+                                 f"{len(repairs.quarantined)} folders quarantined, "
+                                 f"{len(repairs.removed_temporaries)} partial writes removed")
             illuminator = Illuminator(config.illuminator, pin_factory=self._pin_factory)
             resources.callback(illuminator.close)
             status_led = StatusLed(config.status_led, pin_factory=self._pin_factory)

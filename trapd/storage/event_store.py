@@ -12,9 +12,10 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from trapd import __version__
@@ -24,6 +25,9 @@ from trapd.event import EventRecord
 from trapd.frames import Frame
 from trapd.status import clock_synced
 from trapd.storage.atomic import make_dirs_durable, write_atomic
+
+if TYPE_CHECKING:
+    from trapd.storage.catalog import Catalog
 from trapd.storage.jpeg import ExifFields, encode_jpeg, exif_bytes
 from trapd.timebase import iso_utc
 
@@ -82,6 +86,8 @@ class EventStore:
             else None
         )
         self._boot_id = boot_id()
+        #: The index written after the files (see trapd/storage/catalog.py); None: files only.
+        self.catalog: Catalog | None = None
 
     def prepare(self) -> None:
         """Create the storage folders and prove they are writable, before anything is captured."""
@@ -139,6 +145,13 @@ class EventStore:
             frame_files.append(name)
         sidecar = self.sidecar(record, frame_files)
         write_atomic(directory / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
+        if self.catalog is not None:
+            try:
+                self.catalog.add_event(directory, sidecar)
+            except sqlite3.Error as exc:
+                # The event is complete on disk; the next start's reconciliation indexes it.
+                log.warning("event %s stored, but not indexed yet (%s); it will be at the next start",
+                            record.event_id, exc)
         kept = sum(d.keep for d in record.decisions)
         flagged = sum(bool(d.flags) or bool(f.flags) for d, f in zip(record.decisions, record.frames, strict=True))
         audited = sum(d.audit for d in record.decisions)

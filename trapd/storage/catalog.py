@@ -1,0 +1,193 @@
+"""The catalog: an SQLite index of events, media and detections that a power cut cannot desync.
+
+The files are the truth and the catalog is an index of them, so the write order is: JPEGs
+(each atomic), then the sidecar (atomic: the event is now complete on disk), then one
+transaction for the catalog. A cut at any instant leaves one of these states, and
+:func:`reconcile` (run at every start, and by ``trapd fsck``) repairs each:
+
+* an event with its sidecar but no rows: indexed from the sidecar;
+* a folder with JPEGs but no sidecar (cut mid-event): moved whole to ``.trapd/quarantine``,
+  never deleted, for a person to look at;
+* rows whose file has gone: dropped (the index must not promise what is not there);
+* leftover temporary files (``.<name>.<pid>-<tid>.tmp``): partial writes that were never visible
+  under a final name; removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
+from trapd.storage.event_store import SIDECAR_NAME, state_dir
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, folder TEXT NOT NULL, start_utc TEXT NOT NULL,
+    end_utc TEXT NOT NULL, capture_method TEXT NOT NULL, keep INTEGER NOT NULL, reason TEXT NOT NULL,
+    detector TEXT, detector_sha256 TEXT, boot_id TEXT, clock_synced INTEGER
+);
+CREATE TABLE IF NOT EXISTS media (
+    media_id TEXT PRIMARY KEY, event_id TEXT NOT NULL REFERENCES events(event_id) ON DELETE CASCADE,
+    file TEXT NOT NULL UNIQUE, capture_utc TEXT NOT NULL, audit INTEGER NOT NULL, reason TEXT NOT NULL,
+    flags TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS detections (
+    media_id TEXT NOT NULL REFERENCES media(media_id) ON DELETE CASCADE, number INTEGER NOT NULL,
+    category TEXT NOT NULL, label TEXT NOT NULL, score REAL NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL,
+    PRIMARY KEY (media_id, number)
+);
+"""
+
+
+def catalog_path(root: Path) -> Path:
+    return state_dir(root) / "catalog.sqlite"
+
+
+class Catalog:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        make_dirs_durable(state_dir(root))
+        self._db = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives a power cut
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add_event(self, folder: Path, sidecar: dict[str, Any]) -> None:
+        """Index one event from its sidecar, all rows or none."""
+        relative = folder.relative_to(self.root).as_posix()
+        detector = sidecar["detector"]
+        with self._transaction():
+            self._db.execute("DELETE FROM events WHERE event_id = ?", (sidecar["event_id"],))
+            self._db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sidecar["event_id"], sidecar["deployment_id"], relative, sidecar["start_utc"],
+                 sidecar["end_utc"], sidecar["capture_method"], int(sidecar["decision"]["keep"]),
+                 sidecar["decision"]["reason"], detector["name"], detector["sha256"], sidecar.get("boot_id"),
+                 None if sidecar.get("clock_synced") is None else int(sidecar["clock_synced"])),
+            )
+            for frame in sidecar["frames"]:
+                if not frame.get("file"):
+                    continue
+                file = (folder / frame["file"]).resolve().relative_to(self.root.resolve()).as_posix()
+                media_id = Path(frame["file"]).stem
+                self._db.execute(
+                    "INSERT INTO media VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (media_id, sidecar["event_id"], file, frame["capture_utc"], int(frame.get("audit", False)),
+                     frame["reason"], ",".join(frame["flags"])),
+                )
+                for number, d in enumerate(frame["detections"]):
+                    self._db.execute("INSERT INTO detections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                     (media_id, number, d["category"], d["label"], d["score"], *d["bbox"]))
+
+    def indexed_events(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT event_id FROM events")}
+
+    def media_files(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT file FROM media")]
+
+    def counts(self) -> dict[str, int]:
+        return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("events", "media", "detections")}
+
+    def drop_media(self, files: list[str]) -> None:
+        with self._transaction():
+            self._db.executemany("DELETE FROM media WHERE file = ?", [(f,) for f in files])
+
+    def _transaction(self) -> Any:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+@dataclass
+class Reconciliation:
+    indexed: list[str] = field(default_factory=list)  # events found on disk, added to the catalog
+    quarantined: list[str] = field(default_factory=list)  # folders without a sidecar, moved aside
+    dropped_rows: list[str] = field(default_factory=list)  # catalog rows whose file was gone
+    removed_temporaries: list[str] = field(default_factory=list)  # partial writes, never visible
+    unreadable_sidecars: list[str] = field(default_factory=list)  # quarantined as well
+
+    @property
+    def clean(self) -> bool:
+        return not (self.indexed or self.quarantined or self.dropped_rows or self.removed_temporaries
+                    or self.unreadable_sidecars)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"clean": self.clean, "indexed": self.indexed, "quarantined": self.quarantined,
+                "dropped_rows": self.dropped_rows, "removed_temporaries": self.removed_temporaries,
+                "unreadable_sidecars": self.unreadable_sidecars}
+
+
+def event_folders(root: Path) -> list[Path]:
+    """``<root>/<deployment>/<day>/<event>`` (audit folders are ``<deployment>/audit/<day>/<event>``)."""
+    folders = [p for p in root.glob("*/*/*") if p.is_dir() and p.parent.name != "audit"]
+    return sorted(p for p in folders if state_dir(root) not in p.parents and p != state_dir(root))
+
+
+def audit_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*/audit/*/*") if p.is_dir())
+
+
+def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
+    """Make the catalog and the files agree after whatever happened (see the module's doc)."""
+    report = Reconciliation()
+    for temporary in sorted(p for p in root.rglob(f".*{TMP_SUFFIX}") if state_dir(root) not in p.parents):
+        temporary.unlink()
+        report.removed_temporaries.append(temporary.relative_to(root).as_posix())
+    indexed = catalog.indexed_events()
+    for folder in event_folders(root):
+        sidecar_path = folder / SIDECAR_NAME
+        if not sidecar_path.is_file():
+            report.quarantined.append(_quarantine(root, folder))
+            continue
+        try:
+            sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report.unreadable_sidecars.append(_quarantine(root, folder))
+            continue
+        if sidecar["event_id"] not in indexed:
+            catalog.add_event(folder, sidecar)
+            report.indexed.append(sidecar["event_id"])
+    indexed = catalog.indexed_events()
+    for folder in audit_folders(root):
+        if folder.name not in indexed:  # audit frames of an event whose sidecar never landed
+            report.quarantined.append(_quarantine(root, folder))
+    missing = [f for f in catalog.media_files() if not (root / f).is_file()]
+    if missing:
+        catalog.drop_media(missing)
+        report.dropped_rows.extend(missing)
+    if not report.clean:
+        log.warning("storage reconciled: %s", json.dumps(report.as_json()))
+    return report
+
+
+def _quarantine(root: Path, folder: Path) -> str:
+    """Move a folder aside, whole, under .trapd/quarantine (kept for a person: never deleted)."""
+    destination = state_dir(root) / "quarantine" / folder.relative_to(root)
+    make_dirs_durable(destination.parent)
+    shutil.move(os.fspath(folder), os.fspath(destination))
+    log.warning("event folder %s has no readable sidecar (cut short?); moved to %s", folder, destination)
+    return destination.relative_to(root).as_posix()
