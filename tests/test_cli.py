@@ -41,7 +41,7 @@ def test_usage_errors_exit_64() -> None:
 def test_simulate_leaves_events_a_person_can_open(tmp_path: Path, camera_trap_images: Path) -> None:
     config = write_config(tmp_path / "c.yaml", tmp_path / "unused", event={"gap_s": 0.1})
     storage = tmp_path / "store"
-    result = trapd_cli("simulate", "--images", str(camera_trap_images), "--triggers", "3", "--interval-s", "0.3",
+    result = trapd_cli("simulate", "--images", str(camera_trap_images), "--triggers", "3", "--interval-s", "1.0",
                        "--config", str(config), "--storage", str(storage), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
