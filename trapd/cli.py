@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     fsck = add("fsck", _cmd_fsck, "Check that storage and catalog agree, and repair (as every start does).")
     config_options(fsck)
     fsck.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    fix = add("fix-time", _cmd_fix_time, "Shift the recorded times of a range of events (a clock that was wrong).")
+    config_options(fix)
+    fix.add_argument("--from", dest="start", required=True, type=_utc_time,
+                     help="first recorded event start to fix, ISO 8601 (UTC unless an offset is given)")
+    fix.add_argument("--to", dest="end", required=True, type=_utc_time, help="last recorded event start to fix")
+    fix.add_argument("--offset", required=True, type=float, help="seconds to add (negative to go back)")
 
     check = add("check-config", _cmd_check_config, "Validate a config file (exit 0 valid, 78 invalid).")
     check.add_argument("file", type=Path)
@@ -231,6 +239,41 @@ def _cmd_fsck(args: argparse.Namespace) -> int:
             if isinstance(items, list) and items:
                 print(f"  {key}: {', '.join(items)}")
     return EX_OK if report.clean else EX_UNHEALTHY
+
+
+def _cmd_fix_time(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from trapd.storage.catalog import Catalog
+    from trapd.storage.fix_time import TimeFix, fix_time
+    from trapd.storage.lock import StorageLock
+
+    root = _load(args).storage.root
+    if not (root / STATE_DIR_NAME).is_dir():
+        raise InputError(f"{root} is not a trapd storage (no {STATE_DIR_NAME}); pass the --storage the trap wrote to")
+    if args.end < args.start:
+        raise ConfigError("--to is before --from; give the range in the order it happened")
+    lock = StorageLock(state_dir(root) / "lock")
+    lock.acquire()  # stop the trap first: times must not change under a running daemon
+    try:
+        catalog = Catalog(root)
+        try:
+            fixed = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
+        finally:
+            catalog.close()
+    finally:
+        lock.release()
+    print(f"{len(fixed)} events shifted by {args.offset:+g} s (sidecars, EXIF, catalog); "
+          f"recorded in {state_dir(root) / 'time-fixes.jsonl'}")
+    return EX_OK
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

@@ -1,0 +1,129 @@
+"""`trapd fix-time`: shift the recorded times of a range of events (a Pi that booted with a wrong clock).
+
+A trap without a real-time clock can run for hours on a wrong date before the network (or a
+person) sets it. The monotonic times and boot id in each sidecar tell which events were taken
+on that clock; this shifts their wall-clock times by a known offset in the sidecars, the EXIF of
+their JPEGs and the catalog, and keeps an audit record.
+
+It is crash-safe and idempotent: the fix is logged first (``.trapd/time-fixes.jsonl``), each
+sidecar lists the fixes applied to it, and every file is replaced atomically. Run the same
+command again after an interruption and it finishes the events it had not reached, shifting
+none twice. EXIF is rewritten in place (the APP1 segment swapped) so no JPEG is re-encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PIL import ExifTags, Image
+
+from trapd.errors import InputError
+from trapd.storage.atomic import write_atomic
+from trapd.storage.catalog import Catalog
+from trapd.storage.event_store import SIDECAR_NAME, state_dir
+from trapd.storage.megadetector import sidecars
+from trapd.timebase import iso_utc
+
+AUDIT_LOG = "time-fixes.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeFix:
+    start: datetime  # recorded (wrong) start_utc range, inclusive
+    end: datetime
+    offset: timedelta
+
+    @property
+    def fix_id(self) -> str:
+        text = f"{iso_utc(self.start)}|{iso_utc(self.end)}|{self.offset.total_seconds()}"
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> list[str]:
+    """Shift every event whose recorded start lies in the range; returns their ids."""
+    audit = state_dir(root) / AUDIT_LOG
+    if not state_dir(root).is_dir():
+        raise InputError(f"{root} is not a trapd storage; pass the --storage the trap wrote to")
+    entry = {"fix_id": fix.fix_id, "from": iso_utc(fix.start), "to": iso_utc(fix.end),
+             "offset_s": fix.offset.total_seconds(), "logged_utc": iso_utc(datetime.now().astimezone())}
+    existing = audit.read_text() if audit.exists() else ""
+    if fix.fix_id not in existing:
+        write_atomic(audit, (existing + json.dumps(entry) + "\n").encode())  # logged before anything moves
+    fixed = []
+    for folder, sidecar in sidecars(root):
+        start = _parse(sidecar["start_utc"])
+        applied = sidecar.get("time_fixes", [])
+        if fix.fix_id in applied:
+            start -= fix.offset  # already shifted: judge it by the time it was recorded with
+        elif not fix.start <= start <= fix.end:
+            continue
+        if fix.fix_id not in applied:
+            _shift_event(folder, sidecar, fix)
+        catalog.add_event(folder, json.loads((folder / SIDECAR_NAME).read_text()))
+        fixed.append(str(sidecar["event_id"]))
+    return fixed
+
+
+def _shift_event(folder: Path, sidecar: dict[str, Any], fix: TimeFix) -> None:
+    zone = ZoneInfo(sidecar.get("timezone", "UTC"))
+    for frame in sidecar["frames"]:
+        frame["capture_utc"] = _shifted(frame["capture_utc"], fix.offset)
+        if frame.get("file"):
+            path = folder / frame["file"]
+            if path.is_file():
+                _rewrite_exif_time(path, _parse(frame["capture_utc"]).astimezone(zone))
+    for key in ("start_utc", "end_utc"):
+        sidecar[key] = _shifted(sidecar[key], fix.offset)
+    for trigger in sidecar["triggers"]:
+        trigger["utc"] = _shifted(trigger["utc"], fix.offset)
+    sidecar["time_fixes"] = [*sidecar.get("time_fixes", []), fix.fix_id]
+    write_atomic(folder / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _shifted(text: str, offset: timedelta) -> str:
+    return iso_utc(_parse(text) + offset)
+
+
+def _rewrite_exif_time(path: Path, local: datetime) -> None:
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        exif = image.getexif()
+    stamp = local.strftime("%Y:%m:%d %H:%M:%S")
+    offset = local.isoformat()[-6:]
+    exif[ExifTags.Base.DateTime] = stamp
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    subsec = f"{local.microsecond // 1000:03d}"
+    for tag, value in ((ExifTags.Base.DateTimeOriginal, stamp), (ExifTags.Base.DateTimeDigitized, stamp),
+                       (ExifTags.Base.SubsecTimeOriginal, subsec), (ExifTags.Base.SubsecTimeDigitized, subsec),
+                       (ExifTags.Base.OffsetTimeOriginal, offset), (ExifTags.Base.OffsetTimeDigitized, offset)):
+        sub[tag] = value
+    write_atomic(path, _with_app1(data, b"Exif\x00\x00" + exif.tobytes()))
+
+
+def _with_app1(jpeg: bytes, payload: bytes) -> bytes:
+    """The same JPEG with its EXIF APP1 segment replaced (or added): no pixel is re-encoded."""
+    position, segments = 2, []
+    while position + 4 <= len(jpeg) and jpeg[position] == 0xFF:
+        marker = jpeg[position + 1]
+        if marker in (0xDA, 0xD9):  # start of scan: the rest is image data
+            break
+        length = struct.unpack(">H", jpeg[position + 2:position + 4])[0]
+        segment = jpeg[position:position + 2 + length]
+        if not (marker == 0xE1 and segment[4:10] == b"Exif\x00\x00"):
+            segments.append(segment)
+        position += 2 + length
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    jfif = segments[:1] if segments and segments[0][1] == 0xE0 else []  # JFIF's APP0 stays first
+    return jpeg[:2] + b"".join(jfif) + app1 + b"".join(segments[len(jfif):]) + jpeg[position:]
