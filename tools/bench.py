@@ -20,7 +20,6 @@ The machine is shared and noisy: ratios within one run are what to compare. With
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from gpiozero.pins.mock import MockFactory  # noqa: E402
-from measure_idle import measure_idle  # noqa: E402
+from measure_idle import measure_idle, report  # noqa: E402
 
 from trapd.config import TrapdConfig  # noqa: E402
 from trapd.daemon import Daemon  # noqa: E402
@@ -208,11 +207,7 @@ def main() -> int:
     figures |= replay_throughput(90 if quick else 540)
     figures["bench_seconds"] = round(time.monotonic() - started, 1)
     figures["quick"] = quick
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:32} {value}")
+    report(figures, as_json=args.json)
     return 0
 
 

@@ -114,13 +114,18 @@ def main() -> int:
     parser.add_argument("--triggers", type=int, default=2, help="triggers fired after the window (default 2)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = measure_idle(args.seconds, args.triggers)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:28} {value}")
+    report(measure_idle(args.seconds, args.triggers), as_json=args.json)
     return 0
+
+
+def report(figures: dict[str, Any], *, as_json: bool) -> None:
+    """Figures as one JSON object, or as an aligned table for a person."""
+    if as_json:
+        print(json.dumps(figures))
+        return
+    width = max(map(len, figures), default=0) + 2
+    for key, value in figures.items():
+        print(f"{key:{width}} {value}")
 
 
 if __name__ == "__main__":
