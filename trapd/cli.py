@@ -17,9 +17,10 @@ from trapd.config import DEFAULT_CONFIG_PATH, TrapdConfig, load_config
 from trapd.control import request, socket_path_for
 from trapd.detect.base import Detector
 from trapd.detect.runtime import ModelError
-from trapd.errors import EX_OK, EX_UNHEALTHY, EX_USAGE, ConfigError, InputError, TrapdError
+from trapd.errors import EX_OK, EX_UNHEALTHY, EX_USAGE, ConfigError, TrapdError
 from trapd.log import set_level, setup_logging
-from trapd.storage.event_store import STATE_DIR_NAME, state_dir
+from trapd.storage.event_store import state_dir
+from trapd.timebase import parse_utc
 
 log = logging.getLogger("trapd")
 
@@ -213,23 +214,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_fsck(args: argparse.Namespace) -> int:
     """Exit 0 when all agreed, 1 when something was repaired (as fsck does)."""
-    from trapd.storage.catalog import Catalog, reconcile
-    from trapd.storage.lock import StorageLock
+    from trapd.storage.catalog import offline_catalog, reconcile
 
     root = _load(args).storage.root
-    if not (root / STATE_DIR_NAME).is_dir():
-        raise InputError(f"{root} is not a trapd storage (no {STATE_DIR_NAME}); pass the --storage the trap wrote to")
-    lock = StorageLock(state_dir(root) / "lock")
-    lock.acquire()  # a running daemon reconciles at its own start; two at once would race
-    try:
-        catalog = Catalog(root)
-        try:
-            report = reconcile(root, catalog)
-            counts = catalog.counts()
-        finally:
-            catalog.close()
-    finally:
-        lock.release()
+    with offline_catalog(root) as catalog:
+        report = reconcile(root, catalog)
+        counts = catalog.counts()
     if args.json:
         print(json.dumps({**report.as_json(), "catalog": counts}))
     else:
@@ -244,25 +234,14 @@ def _cmd_fsck(args: argparse.Namespace) -> int:
 def _cmd_fix_time(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from trapd.storage.catalog import Catalog
+    from trapd.storage.catalog import offline_catalog
     from trapd.storage.fix_time import TimeFix, fix_time
-    from trapd.storage.lock import StorageLock
 
     root = _load(args).storage.root
-    if not (root / STATE_DIR_NAME).is_dir():
-        raise InputError(f"{root} is not a trapd storage (no {STATE_DIR_NAME}); pass the --storage the trap wrote to")
     if args.end < args.start:
         raise ConfigError("--to is before --from; give the range in the order it happened")
-    lock = StorageLock(state_dir(root) / "lock")
-    lock.acquire()  # stop the trap first: times must not change under a running daemon
-    try:
-        catalog = Catalog(root)
-        try:
-            fixed = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
-        finally:
-            catalog.close()
-    finally:
-        lock.release()
+    with offline_catalog(root) as catalog:  # times must not change under a running daemon
+        fixed = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
     print(f"{len(fixed)} events shifted by {args.offset:+g} s (sidecars, EXIF, catalog); "
           f"recorded in {state_dir(root) / 'time-fixes.jsonl'}")
     return EX_OK
@@ -270,7 +249,7 @@ def _cmd_fix_time(args: argparse.Namespace) -> int:
 
 def _utc_time(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_utc(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-03-01T06:00:00Z)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

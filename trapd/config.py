@@ -541,11 +541,3 @@ def _section_model(model: type[BaseModel] | None, key: str) -> type[BaseModel] |
         return annotation
     return None
 
-
-def config_problems(path: Path) -> list[str]:
-    """The problems :func:`load_config` would raise, as lines (empty when valid)."""
-    try:
-        load_config(path)
-    except ConfigError as exc:
-        return exc.problems
-    return []

@@ -28,6 +28,11 @@ class Instant:
         return Instant(monotonic_ns, self.utc + timedelta(microseconds=(monotonic_ns - self.monotonic_ns) / 1000))
 
 
+def parse_utc(text: str) -> datetime:
+    """The inverse of :func:`iso_utc` (any ISO 8601 with a zone; a trailing Z is UTC)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def iso_utc(moment: datetime) -> str:
     """``2026-11-21T08:45:12.345678Z``: ISO 8601 in UTC with an explicit zone."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

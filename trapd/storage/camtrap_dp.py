@@ -23,8 +23,8 @@ from trapd import __version__
 from trapd.config import TrapdConfig
 from trapd.errors import ConfigError
 from trapd.storage.atomic import make_dirs_durable, write_atomic
-from trapd.storage.event_store import rounded_coordinate
-from trapd.storage.megadetector import sidecars
+from trapd.storage.event_store import read_sidecars, rounded_coordinate
+from trapd.timebase import parse_utc
 
 VERSION = "1.0.2"
 SCHEMA_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{{name}}-table-schema.json"
@@ -50,7 +50,7 @@ TABLES = {
 
 def _stamp(iso_utc: str, zone: ZoneInfo) -> str:
     """Camtrap DP datetimes: site time with its offset, to the second."""
-    moment = datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone(zone)
+    moment = parse_utc(iso_utc).astimezone(zone)
     return moment.replace(microsecond=0).isoformat()
 
 
@@ -67,7 +67,7 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
                           "(exports round them to deployment.coordinate_precision)")
     zone = ZoneInfo(deployment.timezone)
     root = config.storage.root
-    events = list(sidecars(root))
+    events = list(read_sidecars(root))
     make_dirs_durable(out.resolve())
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     first_utc = min((s["start_utc"] for _, s in events), default=None)

@@ -20,10 +20,13 @@ import logging
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trapd.errors import InputError
 from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
 from trapd.storage.event_store import SIDECAR_NAME, state_dir
 
@@ -51,6 +54,26 @@ CREATE TABLE IF NOT EXISTS detections (
 
 def catalog_path(root: Path) -> Path:
     return state_dir(root) / "catalog.sqlite"
+
+
+@contextmanager
+def offline_catalog(root: Path) -> Iterator[Catalog]:
+    """The catalog of a storage no daemon is running on (fsck, fix-time): locked while in use."""
+    from trapd.storage.lock import StorageLock
+
+    if not state_dir(root).is_dir():
+        raise InputError(f"{root} is not a trapd storage (no {state_dir(root).name}); "
+                         "pass the --storage the trap wrote to")
+    lock = StorageLock(state_dir(root) / "lock")
+    lock.acquire()  # a running daemon owns its storage: stop it first
+    try:
+        catalog = Catalog(root)
+        try:
+            yield catalog
+        finally:
+            catalog.close()
+    finally:
+        lock.release()
 
 
 class Catalog:

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config import TrapdConfig
-from trapd.errors import StorageError
+from trapd.errors import InputError, StorageError
 from trapd.event import EventRecord
 from trapd.frames import Frame
 from trapd.status import clock_synced
@@ -48,6 +49,20 @@ class StoredEvent:
     audited: int = 0
     #: Kept without a detector's judgement (none configured, fail-open, or a backlog).
     unfiltered: int = 0
+
+
+def read_sidecars(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every event sidecar under a storage root, oldest first, with its folder."""
+    if not root.is_dir():
+        raise InputError(f"storage {root} does not exist; pass the --storage the trap wrote to")
+    for path in sorted(root.glob(f"*/*/*/{SIDECAR_NAME}")):
+        if STATE_DIR_NAME in path.parts:
+            continue
+        try:
+            yield path.parent, json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"event sidecar {path} cannot be read ({exc}); move that event folder aside "
+                             "and export again") from None
 
 
 def boot_id() -> str | None:

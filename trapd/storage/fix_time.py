@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import ExifTags, Image
+from PIL import Image
 
-from trapd.errors import InputError
 from trapd.storage.atomic import write_atomic
 from trapd.storage.catalog import Catalog
-from trapd.storage.event_store import SIDECAR_NAME, state_dir
-from trapd.storage.megadetector import sidecars
-from trapd.timebase import iso_utc
+from trapd.storage.event_store import SIDECAR_NAME, read_sidecars, state_dir
+from trapd.storage.jpeg import set_capture_time
+from trapd.timebase import iso_utc, parse_utc
 
 AUDIT_LOG = "time-fixes.jsonl"
 
@@ -50,16 +49,14 @@ class TimeFix:
 def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> list[str]:
     """Shift every event whose recorded start lies in the range; returns their ids."""
     audit = state_dir(root) / AUDIT_LOG
-    if not state_dir(root).is_dir():
-        raise InputError(f"{root} is not a trapd storage; pass the --storage the trap wrote to")
     entry = {"fix_id": fix.fix_id, "from": iso_utc(fix.start), "to": iso_utc(fix.end),
              "offset_s": fix.offset.total_seconds(), "logged_utc": iso_utc(datetime.now().astimezone())}
     existing = audit.read_text() if audit.exists() else ""
     if fix.fix_id not in existing:
         write_atomic(audit, (existing + json.dumps(entry) + "\n").encode())  # logged before anything moves
     fixed = []
-    for folder, sidecar in sidecars(root):
-        start = _parse(sidecar["start_utc"])
+    for folder, sidecar in read_sidecars(root):
+        start = parse_utc(sidecar["start_utc"])
         applied = sidecar.get("time_fixes", [])
         if fix.fix_id in applied:
             start -= fix.offset  # already shifted: judge it by the time it was recorded with
@@ -79,7 +76,7 @@ def _shift_event(folder: Path, sidecar: dict[str, Any], fix: TimeFix) -> None:
         if frame.get("file"):
             path = folder / frame["file"]
             if path.is_file():
-                _rewrite_exif_time(path, _parse(frame["capture_utc"]).astimezone(zone))
+                _rewrite_exif_time(path, parse_utc(frame["capture_utc"]).astimezone(zone))
     for key in ("start_utc", "end_utc"):
         sidecar[key] = _shifted(sidecar[key], fix.offset)
     for trigger in sidecar["triggers"]:
@@ -88,27 +85,15 @@ def _shift_event(folder: Path, sidecar: dict[str, Any], fix: TimeFix) -> None:
     write_atomic(folder / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _shifted(text: str, offset: timedelta) -> str:
-    return iso_utc(_parse(text) + offset)
+    return iso_utc(parse_utc(text) + offset)
 
 
 def _rewrite_exif_time(path: Path, local: datetime) -> None:
     data = path.read_bytes()
     with Image.open(io.BytesIO(data)) as image:
         exif = image.getexif()
-    stamp = local.strftime("%Y:%m:%d %H:%M:%S")
-    offset = local.isoformat()[-6:]
-    exif[ExifTags.Base.DateTime] = stamp
-    sub = exif.get_ifd(ExifTags.IFD.Exif)
-    subsec = f"{local.microsecond // 1000:03d}"
-    for tag, value in ((ExifTags.Base.DateTimeOriginal, stamp), (ExifTags.Base.DateTimeDigitized, stamp),
-                       (ExifTags.Base.SubsecTimeOriginal, subsec), (ExifTags.Base.SubsecTimeDigitized, subsec),
-                       (ExifTags.Base.OffsetTimeOriginal, offset), (ExifTags.Base.OffsetTimeDigitized, offset)):
-        sub[tag] = value
+    set_capture_time(exif, local)
     write_atomic(path, _with_app1(data, b"Exif\x00\x00" + exif.tobytes()))
 
 

@@ -31,24 +31,28 @@ class ExifFields:
     gps: tuple[float, float] | None = None
 
 
+def set_capture_time(exif: Image.Exif, captured_local: datetime) -> None:
+    """The capture-time tags (with sub-seconds and UTC offset): trapd writes them, fix-time rewrites them."""
+    stamp = captured_local.strftime("%Y:%m:%d %H:%M:%S")
+    offset = captured_local.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+    subsec = f"{captured_local.microsecond // 1000:03d}"
+    exif[ExifTags.Base.DateTime] = stamp
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    for tag, value in ((ExifTags.Base.DateTimeOriginal, stamp), (ExifTags.Base.SubsecTimeOriginal, subsec),
+                       (ExifTags.Base.OffsetTimeOriginal, offset), (ExifTags.Base.DateTimeDigitized, stamp),
+                       (ExifTags.Base.SubsecTimeDigitized, subsec), (ExifTags.Base.OffsetTimeDigitized, offset)):
+        sub[tag] = value
+
+
 def exif_bytes(fields: ExifFields) -> bytes:
     exif = Image.Exif()
-    stamp = fields.captured_local.strftime("%Y:%m:%d %H:%M:%S")
-    offset = fields.captured_local.strftime("%z")
-    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
     exif[ExifTags.Base.Make] = fields.make
     exif[ExifTags.Base.Model] = fields.model
     exif[ExifTags.Base.Software] = f"trapd {__version__}"
-    exif[ExifTags.Base.DateTime] = stamp
     exif[ExifTags.Base.ImageDescription] = fields.description
+    set_capture_time(exif, fields.captured_local)
     sub = exif.get_ifd(ExifTags.IFD.Exif)
-    subsec = f"{fields.captured_local.microsecond // 1000:03d}"
-    sub[ExifTags.Base.DateTimeOriginal] = stamp
-    sub[ExifTags.Base.SubsecTimeOriginal] = subsec
-    sub[ExifTags.Base.OffsetTimeOriginal] = offset
-    sub[ExifTags.Base.DateTimeDigitized] = stamp
-    sub[ExifTags.Base.SubsecTimeDigitized] = subsec
-    sub[ExifTags.Base.OffsetTimeDigitized] = offset
     sub[ExifTags.Base.BodySerialNumber] = fields.camera_id
     exposure_us = fields.metadata.get("ExposureTime")
     if isinstance(exposure_us, int | float) and exposure_us > 0:

@@ -10,38 +10,22 @@ detections, as the format does for images MegaDetector could not process.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from trapd import __version__
-from trapd.errors import InputError
 from trapd.storage.atomic import make_dirs_durable, write_atomic
-from trapd.storage.event_store import SIDECAR_NAME, STATE_DIR_NAME
+from trapd.storage.event_store import read_sidecars
 
 CATEGORY_IDS = {"animal": "1", "person": "2", "vehicle": "3"}
 FORMAT_VERSION = "1.4"
 
 
-def sidecars(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every event sidecar under a storage root, oldest first, with its folder."""
-    if not root.is_dir():
-        raise InputError(f"storage {root} does not exist; pass the --storage the trap wrote to")
-    for path in sorted(root.glob(f"*/*/*/{SIDECAR_NAME}")):
-        if STATE_DIR_NAME in path.parts:
-            continue
-        try:
-            yield path.parent, json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"event sidecar {path} cannot be read ({exc}); move that event folder aside "
-                             "and export again") from None
-
-
 def megadetector_json(root: Path) -> dict[str, Any]:
     images: list[dict[str, Any]] = []
     detectors: set[str] = set()
-    for folder, sidecar in sidecars(root):
+    for folder, sidecar in read_sidecars(root):
         detectors.add(str(sidecar["detector"]["name"]))
         for frame in sidecar["frames"]:
             if not frame.get("file"):
