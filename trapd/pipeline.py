@@ -271,7 +271,6 @@ class Pipeline:
         """Capture one event; returns a trigger for a follow-on event if the PIR is still high at max_frames."""
         record = EventRecord(new_event_id(first.at), first.at, [first])
         accepted = 1 if first.source != "pir-still-high" else 0
-        self._status.set_state("capturing")
         if self._status_led is not None:
             self._status_led.show_capturing(True)
         frames_in_event = 0
@@ -282,6 +281,9 @@ class Pipeline:
                 self._start_cold_camera(record.event_id)
             for burst in itertools.count():
                 frames_in_event = self._capture_burst(record.event_id, trigger, burst, frames_in_event)
+                if burst == 0:
+                    # Only now: the status file, its disk check and sd_notify must not delay the first frame.
+                    self._status.set_state("capturing")
                 if self._stopping.is_set():
                     end_reason = "shutdown"
                     break
