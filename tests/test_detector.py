@@ -40,6 +40,18 @@ def no_models() -> None:
     """Nothing on the search path: conftest's isolated_model_folders already emptied it."""
 
 
+def model_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, card_name: str, *,
+                 weights: bytes | None = None, labels: bytes | None = None) -> Path:
+    """A models folder, alone on the search path, with a shipped card's model: weights or labels replaced if given."""
+    card = builtin_cards()[card_name]
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / card.file).write_bytes(weights if weights is not None else (MODELS / card.file).read_bytes())
+    (models / card.labels).write_bytes(labels if labels is not None else (MODELS / card.labels).read_bytes())
+    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    return models
+
+
 def photo(name: str) -> np.ndarray:
     return decode_jpeg((IMAGES / name).read_bytes())
 
@@ -182,12 +194,8 @@ def test_a_missing_model_refuses_to_start_when_required(no_models: None) -> None
 
 
 def test_a_corrupt_model_is_named(tmp_path: Path, shared_models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
     card = builtin_cards()["ssd-mobilenet-v1-coco"]
-    (models / card.file).write_bytes((MODELS / card.file).read_bytes()[:100_000])  # cut short
-    shutil.copy(MODELS / card.labels, models / card.labels)
-    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    model_folder(tmp_path, monkeypatch, card.name, weights=(MODELS / card.file).read_bytes()[:100_000])  # cut short
     with pytest.raises(ModelError, match=rf"{card.file}.*cannot be loaded"):
         TfliteDetector(TfliteDetectorConfig())
 
@@ -352,38 +360,24 @@ def test_a_bad_card_in_a_models_folder_does_not_hide_the_good_models(tmp_path: P
 
 def test_a_model_whose_checksum_changed_is_refused_at_load(tmp_path: Path, shared_models: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
     card = builtin_cards()["ssd-mobilenet-v1-coco"]
     weights = bytearray((MODELS / card.file).read_bytes())
     weights[-1000] ^= 0xFF  # one flipped byte in the weights: it still loads, and silently scores worse
-    (models / card.file).write_bytes(bytes(weights))
-    shutil.copy(MODELS / card.labels, models)
-    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    model_folder(tmp_path, monkeypatch, card.name, weights=bytes(weights))
     with pytest.raises(ModelError, match="does not match the sha256 on its card"):
         TfliteDetector(TfliteDetectorConfig())
 
 
 def test_labels_that_are_not_utf8_are_named(tmp_path: Path, shared_models: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    card = builtin_cards()["ssd-mobilenet-v1-coco"]
-    shutil.copy(MODELS / card.file, models)
-    (models / card.labels).write_bytes("???\nperson\nb\xe9te\n".encode("latin-1"))
-    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    model_folder(tmp_path, monkeypatch, "ssd-mobilenet-v1-coco", labels="???\nperson\nb\xe9te\n".encode("latin-1"))
     with pytest.raises(ModelError, match="not UTF-8 text"):
         TfliteDetector(TfliteDetectorConfig())
 
 
 def test_yolo_labels_must_match_the_class_scores(tmp_path: Path, shared_models: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    card = builtin_cards()["yolov8n-coco"]
-    shutil.copy(MODELS / card.file, models)
-    (models / card.labels).write_text("person\ncat\n")
-    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    model_folder(tmp_path, monkeypatch, "yolov8n-coco", labels=b"person\ncat\n")
     with pytest.raises(ModelError, match="outputs 80 class scores but its labels file"):
         TfliteDetector(TfliteDetectorConfig(model="yolov8n-coco"))
 
