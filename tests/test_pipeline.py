@@ -529,3 +529,16 @@ def test_a_pir_stuck_high_is_held_to_the_storm_limit(tmp_path: Path, mock_factor
     counts = daemon.status.counts()
     assert counts["events"] == 2
     assert counts["triggers_rate_limited"] >= 1
+
+
+def test_a_pretrigger_filler_that_dies_of_a_bug_stops_the_trap_loudly(tmp_path: Path,
+                                                                      mock_factory: MockFactory) -> None:
+    class BuggyCamera(RecordingCamera):
+        def capture(self) -> CameraFrame:
+            raise ZeroDivisionError("a bug, not a DeviceError")
+
+    config = make_config(tmp_path, camera={"type": "synthetic", "pretrigger_frames": 2, "pretrigger_interval_s": 0.01})
+    daemon = start_daemon(config, mock_factory, camera=BuggyCamera(synthetic()))
+    assert daemon.stop_requested.wait(5), "the daemon must hear of it, not lose its pre-trigger frames silently"
+    daemon.stop()
+    assert daemon.exit_code() == 70

@@ -105,7 +105,11 @@ class ControlServer:
                 ready = {key.fileobj for key, _ in selector.select()}
                 if self._wake_r in ready:
                     return
-                connection, _ = self._listener.accept()
+                try:
+                    connection, _ = self._listener.accept()
+                except OSError as exc:  # e.g. out of file descriptors: this client is lost, not the server
+                    log.warning("control socket: cannot accept a client: %s", exc)
+                    continue
                 with connection:
                     self._answer(connection)
 

@@ -130,7 +130,7 @@ class Pipeline:
         self._rate_limiting = False
         self._pretrigger = (
             PretriggerBuffer(camera, self._camera_lock, config.camera.pretrigger_frames,
-                             config.camera.pretrigger_interval_s)
+                             config.camera.pretrigger_interval_s, on_failure=self._fail)
             if self._warm and config.camera.pretrigger_frames
             else None
         )
@@ -579,18 +579,21 @@ class Pipeline:
                     log.error("dropping %s: the pipeline has failed and nothing consumes it", type(item).__name__)
                     return
 
+    def _fail(self, exc: BaseException) -> None:
+        """A thread of the pipeline died of a bug: say so, and stop the daemon (exit 70) for systemd to restart."""
+        self.failure = exc
+        self._stopping.set()
+        self.cancel_waits()
+        log.critical("pipeline thread %s failed; trapd is stopping", threading.current_thread().name, exc_info=exc)
+        if self._on_failure is not None:
+            self._on_failure(exc)
+
     def _run_worker(self, loop: Callable[[], None], downstream: queue.Queue[Any] | None) -> None:
         """Run a worker loop; however it ends, tell the next worker to finish too."""
         try:
             loop()
         except BaseException as exc:
-            self.failure = exc
-            self._stopping.set()
-            self.cancel_waits()
-            log.critical("pipeline worker %s failed; trapd is stopping", threading.current_thread().name,
-                         exc_info=exc)
-            if self._on_failure is not None:
-                self._on_failure(exc)
+            self._fail(exc)
         finally:
             if downstream is not None:
                 self._put(downstream, _STOP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from trapd.errors import DeviceError
 from trapd.frames import CameraFrame
@@ -19,12 +20,15 @@ log = logging.getLogger(__name__)
 
 
 class PretriggerBuffer:
-    def __init__(self, camera: Camera, camera_lock: threading.Lock, frames: int, interval_s: float) -> None:
+    def __init__(self, camera: Camera, camera_lock: threading.Lock, frames: int, interval_s: float, *,
+                 on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """``on_failure``: told if the filler dies of a bug, so the trap stops loudly, not without its buffer."""
         if frames < 1:
             raise ValueError("a pre-trigger buffer needs at least one frame")
         self._camera = camera
         self._camera_lock = camera_lock
         self._interval_s = interval_s
+        self._on_failure = on_failure
         self._ring: deque[CameraFrame] = deque(maxlen=frames)
         self._ring_lock = threading.Lock()
         self._filling = threading.Event()
@@ -60,6 +64,14 @@ class PretriggerBuffer:
             self._thread.join(timeout=5.0)
 
     def _fill(self) -> None:
+        try:
+            self._fill_until_closed()
+        except BaseException as exc:
+            if self._on_failure is None:
+                raise
+            self._on_failure(exc)
+
+    def _fill_until_closed(self) -> None:
         while not self._closed.is_set():
             self._filling.wait()
             if self._closed.is_set():
