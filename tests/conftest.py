@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
+from PIL import Image
 
 from trapd.config import TrapdConfig
 from trapd.daemon import Daemon
@@ -21,7 +23,9 @@ from trapd.detect.base import Detection, DetectionResult, DetectorInfo
 from trapd.event import EventRecord
 from trapd.frames import CameraFrame, Frame
 from trapd.hardware.camera import Camera
-from trapd.storage.event_store import StoredEvent
+from trapd.storage.atomic import TMP_SUFFIX
+from trapd.storage.catalog import Catalog, reconcile
+from trapd.storage.event_store import STATE_DIR_NAME, StoredEvent, read_sidecars
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -52,6 +56,52 @@ def camera_trap_images() -> Path:
     if not CAMERA_TRAP_IMAGES.is_dir():
         pytest.skip(f"shared camera-trap photos not found at {CAMERA_TRAP_IMAGES} (../shared is absent)")
     return CAMERA_TRAP_IMAGES
+
+
+@contextlib.contextmanager
+def small_card(mount_point: Path, size_mb: int) -> Iterator[Path]:
+    """A real, small file system (tmpfs) that can really fill up; skips unless this runs as root."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; tests with an injected ENOSPC cover this path")
+    mount_point.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); injected-ENOSPC tests cover this path")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
+
+
+def jpegs(root: Path) -> set[str]:
+    """Every JPEG under a storage root but its state folder (quarantine), relative to the root."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*.jpg") if STATE_DIR_NAME not in p.parts}
+
+
+def assert_files_and_catalog_agree(root: Path, catalog: Catalog) -> None:
+    """Every file a sidecar claims exists, every JPEG is claimed, and the catalog indexes exactly those."""
+    claimed = set()
+    for folder, sidecar in read_sidecars(root):
+        for frame in sidecar["frames"]:
+            if frame.get("file"):
+                claimed.add((folder / frame["file"]).resolve().relative_to(root.resolve()).as_posix())
+    assert claimed == jpegs(root)
+    assert set(catalog.media_files()) == claimed
+
+
+def assert_card_is_sound(root: Path) -> None:
+    """What a restart must find, whatever happened: no partial file, every JPEG whole, files and catalog agreeing."""
+    catalog = Catalog(root)
+    try:
+        reconcile(root, catalog)
+        assert not list(root.rglob(f"*{TMP_SUFFIX}")), "a partial write was left behind"
+        for path in root.rglob("*.jpg"):
+            with Image.open(path) as image:
+                image.load()
+        assert_files_and_catalog_agree(root, catalog)
+    finally:
+        catalog.close()
 
 
 def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:

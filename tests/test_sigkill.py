@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import PROJECT_ROOT, trapd_cli, write_config
+from tests.conftest import PROJECT_ROOT, small_card, trapd_cli, write_config
 from trapd.control import request, socket_path_for
 from trapd.errors import TrapdError
 from trapd.storage.catalog import catalog_path
@@ -48,13 +48,15 @@ def jpegs(root: Path) -> set[str]:
     return {p.name for p in root.rglob("*.jpg")}
 
 
-def storm(tmp_path: Path, rounds: int, seed: int) -> None:
+def storm(tmp_path: Path, rounds: int, seed: int, *, overwrite: bool = False) -> None:
+    """With ``overwrite``, on an 8 MB card that fills up: kills land in the middle of deletions too."""
     rng = random.Random(seed)
     root = tmp_path / "store"
+    storage = {"reserve_mb": 1, "when_full": "overwrite", "overwrite_free_mb": 1} if overwrite else {}
     config = write_config(tmp_path / "c.yaml", root, camera={"type": "synthetic", "main_size": [1024, 768],
                                                             "lores_size": [80, 60]},
                           burst={"frames": 4, "interval_s": 0.01}, event={"gap_s": 0.05, "max_per_minute": 0},
-                          decision={"audit_fraction": 0.0})
+                          decision={"audit_fraction": 0.0}, storage=storage)
     socket_path = socket_path_for(state_dir(root), None)
     ever_seen: set[str] = set()
     for _ in range(rounds):
@@ -91,13 +93,18 @@ def storm(tmp_path: Path, rounds: int, seed: int) -> None:
     for sidecar_dir in {p.parent for p in root.glob("*/*/*/*.jpg") if p.parts[-4] != "audit"}:
         assert (sidecar_dir / SIDECAR_NAME).is_file()
         json.loads((sidecar_dir / SIDECAR_NAME).read_text())
-    # 5. Nothing was deleted: whatever reached its final name is still on the card.
-    assert ever_seen <= jpegs(root)
+    # 5. Nothing was deleted: whatever reached its final name is still on the card, unless its sidecar
+    #    says it was overwritten to make room.
+    overwritten = {Path(frame["overwritten"]["file"]).name for sidecar in root.glob(f"*/*/*/{SIDECAR_NAME}")
+                   for frame in json.loads(sidecar.read_text())["frames"] if frame.get("overwritten")}
+    assert ever_seen - jpegs(root) <= overwritten
+    assert bool(overwritten) == overwrite
     # Not vacuous, whatever the machine's load (a loaded machine completes fewer events per kill).
     assert len(ever_seen) >= 5, f"the storm must have stored real data to test (only {len(ever_seen)} JPEGs)"
     quarantined = {p.parent for p in (state_dir(root) / "quarantine").rglob("*.jpg")}
     print(f"{rounds} SIGKILLs: {len(ever_seen)} JPEGs kept, {report['catalog']['events']} events indexed, "
-          f"{len(quarantined)} cut-short folders quarantined, 0 corrupt, 0 catalog/file disagreements")
+          f"{len(quarantined)} cut-short folders quarantined, {len(overwritten)} overwritten, 0 corrupt, "
+          "0 catalog/file disagreements")
 
 
 @pytest.mark.timeout(300)
@@ -109,3 +116,16 @@ def test_fifty_sigkills_during_bursts_lose_and_corrupt_nothing(tmp_path: Path) -
 @pytest.mark.timeout(1200)
 def test_two_hundred_sigkills(tmp_path: Path) -> None:
     storm(tmp_path, rounds=200, seed=2)
+
+
+@pytest.mark.timeout(300)
+def test_sigkills_on_a_full_card_that_overwrites(tmp_path: Path) -> None:
+    with small_card(tmp_path / "store", 8):
+        storm(tmp_path, rounds=30, seed=3, overwrite=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_two_hundred_sigkills_on_a_full_card_that_overwrites(tmp_path: Path) -> None:
+    with small_card(tmp_path / "store", 8):
+        storm(tmp_path, rounds=200, seed=4, overwrite=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import EventSink, make_config, pulse, start_daemon, wait_until
+from tests.conftest import EventSink, assert_card_is_sound, make_config, pulse, small_card, start_daemon, wait_until
 from trapd.storage.event_store import SIDECAR_NAME, EventStore
 
 
@@ -82,3 +82,32 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
     assert any("could not be stored" in w for w in daemon.status.snapshot()["warnings"])
     jpegs = list((tmp_path / "test-site").rglob("*.jpg"))
     assert sorted(jpegs) == sorted(stored.files), "no file from the failed event, whole or partial"
+
+
+def test_a_real_small_card_fills_up_without_a_corrupt_file(tmp_path: Path, mock_factory: MockFactory,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 6 MB tmpfs, a 1 MB reserve, 1.3 MB events: the guard stops capture, or the disk runs out mid-event."""
+    from trapd import pipeline
+
+    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", ())  # nobody will clear this card
+    with small_card(tmp_path / "card", 6) as card:
+        sink = EventSink()
+        config = make_config(card, camera={"type": "synthetic", "main_size": [1024, 768], "lores_size": [80, 60]},
+                             burst={"frames": 6, "interval_s": 0.01}, event={"max_per_minute": 0},
+                             storage={"reserve_mb": 1})
+        daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+        try:
+            for _ in range(12):
+                pulse(mock_factory)
+                assert daemon.pipeline.wait_until_quiet(10)
+                if daemon.status.state == "full":
+                    break
+            state = daemon.status.state
+        finally:
+            daemon.stop()  # writes (or gives up on) whatever was captured
+        counts = daemon.status.counts()
+        print(f"{counts['events']} events stored, {counts['storage_errors']} lost to ENOSPC, then FULL")
+        assert state == "full" and counts["triggers_storage_full"] == 1, "FULL, and the trap alive"
+        assert daemon.pipeline.failure is None
+        assert counts["events"] >= 2
+        assert_card_is_sound(card)

@@ -309,8 +309,20 @@ class StorageConfig(Section):
         200, ge=0, le=1_000_000,
         description="Free space kept in reserve, checked before each event and burst; 0: none.",
     )
-    when_full: Literal["stop"] = Field(
-        "stop", description="stop: capture nothing more, keep running, report FULL in status and logs.",
+    when_full: Literal["stop", "overwrite"] = Field(
+        "stop",
+        description="stop: capture nothing more, keep running, report FULL in status and logs. "
+                    "overwrite: delete the oldest audit frames, then the oldest frames of events with no "
+                    "detection, to make room (sidecars stay); FULL when nothing more may go.",
+    )
+    overwrite_detections: bool = Field(
+        False,
+        description="With overwrite: frames with detections may go too, oldest first, once nothing else is left.",
+    )
+    overwrite_free_mb: int = Field(
+        100, ge=1, le=1_000_000,
+        description="With overwrite: room kept free beyond the reserve; deleting starts below it and frees "
+                    "twice this, so it runs now and then, never before each burst.",
     )
 
 

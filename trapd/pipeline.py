@@ -17,6 +17,8 @@ Three worker threads joined by bounded queues::
   detector can score them, the excess is passed on unfiltered (kept) rather than making
   capture wait.
 * **store** writes kept frames and the event's sidecar, atomically, retrying transient errors.
+  With ``storage.when_full: overwrite`` it also makes room after each event, deleting the
+  oldest expendable frames, so capture never waits for that either.
 
 Each worker passes a stop sentinel downstream when it ends, however it ends, so a failure
 anywhere still drains what was captured and lets the daemon exit (non-zero) for systemd to
@@ -29,6 +31,7 @@ import contextlib
 import itertools
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -48,6 +51,7 @@ from trapd.hardware.pretrigger import PretriggerBuffer
 from trapd.schedule import Schedule
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent
+from trapd.storage.overwrite import Overwriter
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,13 @@ class _Heartbeat:
     """Travels capture -> detect -> store like a frame would; arriving proves every worker is alive."""
 
     on_arrival: Callable[[], None]
+
+
+class _MakeRoom:
+    """Asks the store worker to make room now (``storage.when_full: overwrite``)."""
+
+
+_MAKE_ROOM = _MakeRoom()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +128,7 @@ class Pipeline:
         self._frames: queue.Queue[Frame | _EventClosed | _Heartbeat | _Stop] = queue.Queue(
             maxsize=config.pipeline.max_frames_in_flight
         )
-        self._events: queue.Queue[EventRecord | _Heartbeat | _Stop] = queue.Queue(
+        self._events: queue.Queue[EventRecord | _Heartbeat | _MakeRoom | _Stop] = queue.Queue(
             maxsize=config.pipeline.max_events_in_flight
         )
         # Above this many waiting frames the detector is skipped (frames kept unfiltered).
@@ -125,6 +136,9 @@ class Pipeline:
         self._camera_lock = threading.Lock()
         self._backpressure = False
         self._full = False
+        self._overwriting = config.storage.when_full == "overwrite"
+        self._overwriter: Overwriter | None = None
+        self._nothing_to_overwrite = False
         # Start times (monotonic ns) of the events of the last minute, for event.max_per_minute.
         self._recent_events: deque[int] = deque()
         self._rate_limiting = False
@@ -156,6 +170,8 @@ class Pipeline:
             self._camera.start()
         if self._pretrigger is not None:
             self._pretrigger.start()
+        if self._overwriting:
+            self._events.put_nowait(_MAKE_ROOM)  # a card left full by the last run gets room before any trigger
         for thread in self._threads:
             thread.start()
 
@@ -376,6 +392,9 @@ class Pipeline:
                       "freed; the trap keeps running", self._store.root)
             self._status.warn("storage reached its reserve: capture stopped (FULL)")
             self._status.set_state("full")
+            if self._overwriting:
+                with contextlib.suppress(queue.Full):  # a busy store worker makes room after its event anyway
+                    self._events.put_nowait(_MAKE_ROOM)
         return False
 
     def _rate_limited(self, trigger: Trigger) -> bool:
@@ -535,7 +554,11 @@ class Pipeline:
             if isinstance(record, _Heartbeat):
                 record.on_arrival()
                 continue
+            if isinstance(record, _MakeRoom):
+                self._make_room()
+                continue
             stored = self._write_with_retries(record)
+            self._make_room()
             if stored is None:
                 continue
             self._status.count("frames_kept", stored.kept)
@@ -565,6 +588,35 @@ class Pipeline:
                             exc.strerror or exc, delay_s)
                 time.sleep(delay_s)  # a stop must not cut the retries short: the frames are in memory
         return None
+
+    def _make_room(self) -> None:
+        """With ``storage.when_full: overwrite``: below ``overwrite_free_mb`` of room, delete old expendable frames."""
+        storage = self._config.storage
+        if not self._overwriting or self._store.catalog is None:
+            return
+        if self._store.room_left_mb() >= storage.overwrite_free_mb:
+            return
+        if self._overwriter is None:
+            self._overwriter = Overwriter(self._store.root, self._store.catalog, self._store.room_left_mb,
+                                          target_mb=2 * storage.overwrite_free_mb,
+                                          include_detections=storage.overwrite_detections)
+        try:
+            done = self._overwriter.make_room()
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            self._status.count("storage_errors")
+            self._status.warn(f"storage.when_full: overwrite could not delete old frames: {exc}")
+            log.error("storage.when_full: overwrite could not delete old frames (%s); run `trapd fsck`", exc)
+            return
+        if done.total:
+            self._status.count("frames_overwritten", done.total)
+            log.info("storage nearly full: %d old frames overwritten (%s), %.1f MB freed", done.total,
+                     ", ".join(f"{tier} {count}" for tier, count in done.frames.items()), done.freed_bytes / 2**20)
+        if not done.enough and not self._nothing_to_overwrite:
+            hint = ("" if storage.overwrite_detections
+                    else "; frames with detections are kept (storage.overwrite_detections)")
+            self._status.warn("storage nearly full and nothing left that overwrite may delete" + hint)
+            log.warning("storage nearly full and nothing left that storage.when_full: overwrite may delete%s", hint)
+        self._nothing_to_overwrite = not done.enough
 
     # --- plumbing --------------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ COUNTERS = (
     "frames_unfiltered",
     "frames_audited",
     "frames_unfiltered_backlog",
+    "frames_overwritten",
     "camera_errors",
     "detector_errors",
     "storage_errors",

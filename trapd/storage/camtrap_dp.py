@@ -84,7 +84,12 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
         judged = False
         for frame in sidecar["frames"]:
             judged = judged or frame["detector_status"] == "ok"
-            if not frame.get("file") or not frame["keep"]:
+            if not frame["keep"]:
+                continue
+            for detection in frame["detections"]:  # the event's type holds even if this frame was overwritten
+                if _keeps(detection, policy) and (best is None or detection["score"] > best["score"]):
+                    best = detection
+            if not frame.get("file"):
                 continue
             media_id = Path(frame["file"]).stem
             relative = Path("media") / (folder / frame["file"]).resolve().relative_to(root.resolve())
@@ -98,8 +103,6 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
             for number, detection in enumerate(frame["detections"]):
                 if not _keeps(detection, policy):
                     continue
-                if best is None or detection["score"] > best["score"]:
-                    best = detection
                 x, y, width, height = (min(1.0, max(0.0, float(v))) for v in detection["bbox"])
                 rows["observations"].append({
                     "observationID": f"{media_id}-{number}", "deploymentID": deployment.id, "mediaID": media_id,

@@ -9,6 +9,8 @@ transaction for the catalog. A cut at any instant leaves one of these states, an
 * a folder with JPEGs but no sidecar (cut mid-event): moved whole to ``.trapd/quarantine``,
   never deleted, for a person to look at;
 * rows whose file has gone: dropped (the index must not promise what is not there);
+* a frame its sidecar marks as overwritten (``storage.when_full: overwrite``) whose file is still
+  there: the deletion is finished (see trapd/storage/overwrite.py);
 * leftover temporary files (``.<name>.<pid>-<tid>.tmp``): partial writes that were never visible
   under a final name; removed.
 """
@@ -29,6 +31,7 @@ from typing import Any
 from trapd.errors import InputError
 from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
 from trapd.storage.event_store import SIDECAR_NAME, state_dir
+from trapd.storage.overwrite import finish_overwrites
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,22 @@ class Catalog:
         return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for table in ("events", "media", "detections")}
 
+    def expendable_media(self, tier: str, limit: int) -> list[tuple[str, str]]:
+        """(event folder, media file) that ``storage.when_full: overwrite`` may delete in this tier, oldest first.
+
+        ``audit``: audit-sample frames; ``undetected``: kept frames of events whose kept frames have
+        no detection; ``detected``: any kept frame (see trapd/storage/overwrite.py).
+        """
+        where = {
+            "audit": "m.audit = 1",
+            "undetected": "m.audit = 0 AND NOT EXISTS (SELECT 1 FROM media k JOIN detections d "
+                          "ON d.media_id = k.media_id WHERE k.event_id = m.event_id AND k.audit = 0)",
+            "detected": "m.audit = 0",
+        }[tier]
+        return list(self._db.execute(
+            f"SELECT e.folder, m.file FROM media m JOIN events e USING (event_id) WHERE {where} "
+            "ORDER BY m.capture_utc, m.file LIMIT ?", (limit,)))
+
     def drop_media(self, files: list[str]) -> None:
         with self._transaction():
             self._db.executemany("DELETE FROM media WHERE file = ?", [(f,) for f in files])
@@ -152,16 +171,17 @@ class Reconciliation:
     dropped_rows: list[str] = field(default_factory=list)  # catalog rows whose file was gone
     removed_temporaries: list[str] = field(default_factory=list)  # partial writes, never visible
     unreadable_sidecars: list[str] = field(default_factory=list)  # quarantined as well
+    finished_overwrites: list[str] = field(default_factory=list)  # deletions a power cut interrupted
 
     @property
     def clean(self) -> bool:
         return not (self.indexed or self.quarantined or self.dropped_rows or self.removed_temporaries
-                    or self.unreadable_sidecars)
+                    or self.unreadable_sidecars or self.finished_overwrites)
 
     def as_json(self) -> dict[str, Any]:
         return {"clean": self.clean, "indexed": self.indexed, "quarantined": self.quarantined,
                 "dropped_rows": self.dropped_rows, "removed_temporaries": self.removed_temporaries,
-                "unreadable_sidecars": self.unreadable_sidecars}
+                "unreadable_sidecars": self.unreadable_sidecars, "finished_overwrites": self.finished_overwrites}
 
 
 def event_folders(root: Path) -> list[Path]:
@@ -191,6 +211,7 @@ def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
         except (OSError, ValueError):
             report.unreadable_sidecars.append(_quarantine(root, folder))
             continue
+        report.finished_overwrites.extend(p.relative_to(root).as_posix() for p in finish_overwrites(folder, sidecar))
         if sidecar["event_id"] not in indexed:
             catalog.add_event(folder, sidecar)
             report.indexed.append(sidecar["event_id"])
