@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -102,6 +104,20 @@ def assert_card_is_sound(root: Path) -> None:
         assert_files_and_catalog_agree(root, catalog)
     finally:
         catalog.close()
+
+
+def exiftool(path: Path) -> dict[str, Any]:
+    """What exiftool, which photo software relies on, reads from a JPEG (numbers unformatted).
+
+    ``ExifTool:Validate`` counts errors, warnings and minor warnings: "0 0 0" is a clean file.
+    """
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (apt install libimage-exiftool-perl; .ci/run installs it)")
+    run = subprocess.run(["exiftool", "-json", "-n", "-a", "-G1", "-all", "-composite:all", "-validate", "-warning",
+                          str(path)],
+                         capture_output=True, text=True, check=True)
+    tags: dict[str, Any] = json.loads(run.stdout)[0]
+    return tags
 
 
 def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image
 
-from tests.conftest import trapd_cli, write_config
+from tests.conftest import exiftool, trapd_cli, write_config
 from trapd.storage.catalog import catalog_path
 
 
@@ -59,6 +59,21 @@ def test_fix_time_round_trip(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert _sidecars(root)[first]["start_utc"] == after[first]["start_utc"]
     assert len((root / ".trapd" / "time-fixes.jsonl").read_text().splitlines()) == 1
+
+
+def test_exiftool_reads_the_corrected_time_in_the_rewritten_exif(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    config = write_config(tmp_path / "c.yaml", root)
+    assert trapd_cli("simulate", "--triggers", "1", "--config", str(config)).returncode == 0
+    jpeg = next(root.glob("*/*/*/*.jpg"))
+    recorded = exiftool(jpeg)["Composite:SubSecDateTimeOriginal"]
+    result = trapd_cli("fix-time", "--config", str(config), "--from", "2000-01-01T00:00:00Z",
+                       "--to", "2100-01-01T00:00:00Z", "--offset", "+90")
+    assert result.returncode == 0, result.stderr
+    tags = exiftool(jpeg)
+    assert tags["ExifTool:Validate"] == "0 0 0", tags.get("ExifTool:Warning")
+    shifted = datetime.strptime(tags["Composite:SubSecDateTimeOriginal"], "%Y:%m:%d %H:%M:%S.%f%z")
+    assert shifted == datetime.strptime(recorded, "%Y:%m:%d %H:%M:%S.%f%z") + timedelta(seconds=90)
 
 
 def test_a_backwards_range_is_refused(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from tests.conftest import make_config
+from tests.conftest import exiftool, make_config
 from trapd.decide import EventDecision, FrameDecision
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo
 from trapd.errors import StorageBusyError, StorageError
@@ -90,6 +90,22 @@ def test_kept_frames_carry_exif_from_the_capture_time_in_site_time(tmp_path: Pat
     assert float(sub[ExifTags.Base.ExposureTime]) == pytest.approx(0.004)
     assert exif[ExifTags.Base.Make] == "Raspberry Pi"
     assert exif[ExifTags.Base.Model] == "imx477"
+
+
+def test_exiftool_reads_capture_time_camera_and_gps_and_validates_the_exif(tmp_path: Path) -> None:
+    site = {"id": "site-7", "camera_id": "cam-007", "timezone": "Asia/Tehran", "latitude": 36.123456,
+            "longitude": -53.654321, "gps_in_exif": True}
+    store = EventStore(make_config(tmp_path, deployment=site))
+    store.prepare()
+    [jpeg] = store.write(_record([_frame()], [True])).files
+    tags = exiftool(jpeg)
+    assert tags["ExifTool:Validate"] == "0 0 0", tags.get("ExifTool:Warning")
+    assert tags["Composite:SubSecDateTimeOriginal"] == "2024:03:02 01:45:30.250+03:30"
+    assert tags["IFD0:Make"] == "Raspberry Pi" and tags["IFD0:Model"] == "imx477"
+    assert tags["ExifIFD:SerialNumber"] == "cam-007"
+    assert (tags["Composite:GPSLatitude"], tags["Composite:GPSLongitude"]) == pytest.approx((36.12, -53.65))
+    assert (tags["ExifIFD:ExifImageWidth"], tags["ExifIFD:ExifImageHeight"]) == (tags["File:ImageWidth"],
+                                                                                 tags["File:ImageHeight"])
 
 
 def test_layout_and_sidecar(tmp_path: Path) -> None:

@@ -186,6 +186,7 @@ class EventStore:
                 camera_id=self._deployment.camera_id,
                 description=f"trapd {self._deployment.id} {record.event_id} frame {frame.index}",
                 metadata=camera_frame.metadata,
+                size=(camera_frame.main.shape[1], camera_frame.main.shape[0]),
                 gps=self._gps,
             )
         )

@@ -28,7 +28,7 @@ from PIL import Image
 from trapd.storage.atomic import write_atomic
 from trapd.storage.catalog import Catalog
 from trapd.storage.event_store import SIDECAR_NAME, read_sidecars, state_dir
-from trapd.storage.jpeg import set_capture_time
+from trapd.storage.jpeg import serialise_exif, set_capture_time
 from trapd.timebase import iso_utc, parse_utc
 
 AUDIT_LOG = "time-fixes.jsonl"
@@ -94,7 +94,7 @@ def _rewrite_exif_time(path: Path, local: datetime) -> None:
     with Image.open(io.BytesIO(data)) as image:
         exif = image.getexif()
     set_capture_time(exif, local)
-    write_atomic(path, _with_app1(data, b"Exif\x00\x00" + exif.tobytes()))
+    write_atomic(path, _with_app1(data, serialise_exif(exif)))
 
 
 def _with_app1(jpeg: bytes, payload: bytes) -> bytes:

@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from typing import Literal
 
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
@@ -27,6 +28,8 @@ class ExifFields:
     camera_id: str
     description: str
     metadata: dict[str, MetadataValue]
+    #: (width, height) of the image the EXIF goes into.
+    size: tuple[int, int]
     #: (latitude, longitude), already rounded for privacy; None writes no GPS at all.
     gps: tuple[float, float] | None = None
 
@@ -46,13 +49,23 @@ def set_capture_time(exif: Image.Exif, captured_local: datetime) -> None:
 
 
 def exif_bytes(fields: ExifFields) -> bytes:
+    """EXIF 2.32 with every tag the standard requires in a JPEG (``exiftool -validate``: no warnings)."""
     exif = Image.Exif()
+    exif[ExifTags.Base.XResolution] = IFDRational(72, 1)
+    exif[ExifTags.Base.YResolution] = IFDRational(72, 1)
+    exif[ExifTags.Base.ResolutionUnit] = 2  # inches
+    exif[ExifTags.Base.YCbCrPositioning] = 1  # centred, as libjpeg subsamples
     exif[ExifTags.Base.Make] = fields.make
     exif[ExifTags.Base.Model] = fields.model
     exif[ExifTags.Base.Software] = f"trapd {__version__}"
     exif[ExifTags.Base.ImageDescription] = fields.description
     set_capture_time(exif, fields.captured_local)
     sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub[ExifTags.Base.ExifVersion] = b"0232"
+    sub[ExifTags.Base.FlashPixVersion] = b"0100"
+    sub[ExifTags.Base.ComponentsConfiguration] = b"\x01\x02\x03\x00"  # Y, Cb, Cr
+    sub[ExifTags.Base.ColorSpace] = 1  # sRGB
+    sub[ExifTags.Base.ExifImageWidth], sub[ExifTags.Base.ExifImageHeight] = fields.size
     sub[ExifTags.Base.BodySerialNumber] = fields.camera_id
     exposure_us = fields.metadata.get("ExposureTime")
     if isinstance(exposure_us, int | float) and exposure_us > 0:
@@ -70,7 +83,22 @@ def exif_bytes(fields: ExifFields) -> bytes:
         gps[ExifTags.GPS.GPSLatitude] = _degrees_minutes_seconds(abs(latitude))
         gps[ExifTags.GPS.GPSLongitudeRef] = "E" if longitude >= 0 else "W"
         gps[ExifTags.GPS.GPSLongitude] = _degrees_minutes_seconds(abs(longitude))
-    return exif.tobytes()
+    return serialise_exif(exif)
+
+
+def serialise_exif(exif: Image.Exif) -> bytes:
+    """``Exif\\0\\0`` and the TIFF structure, as an APP1 segment carries it.
+
+    Pillow writes ComponentsConfiguration as BYTE where EXIF says UNDEFINED; both are one byte
+    per value, so the entry is retyped in place. Should Pillow ever write it otherwise, the bytes
+    are left as they are: a pedantic validator's warning is no reason to fail storing a frame.
+    """
+    data = exif.tobytes()
+    order: Literal["big", "little"] = "big" if data[6:8] == b"MM" else "little"
+    as_byte = 0x9101.to_bytes(2, order) + (1).to_bytes(2, order) + (4).to_bytes(4, order)
+    if data.count(as_byte) != 1:
+        return data
+    return data.replace(as_byte, 0x9101.to_bytes(2, order) + (7).to_bytes(2, order) + (4).to_bytes(4, order))
 
 
 def _degrees_minutes_seconds(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
