@@ -140,9 +140,11 @@ def replay_throughput(frames: int) -> dict[str, Any]:
     models, images = SHARED / "models", SHARED / "images" / "camera-trap"
     if not (models.is_dir() and images.is_dir()):
         return {"replay_frames_per_s": None, "replay_overhead_ratio": None, "replay_note": "../shared absent"}
+    from trapd.config import TfliteDetectorConfig
     from trapd.detect.cards import builtin_cards
     from trapd.detect.models import ResolvedModel
     from trapd.detect.tflite import TfliteModel
+    from trapd.replay import interpreter_threads
 
     sources = sorted(p for p in images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,9 +170,10 @@ def replay_throughput(frames: int) -> dict[str, Any]:
     # model load, reading every photo's EXIF to group them) is reported on its own.
     startup_s = line_times[0] - started
     per_frame_s = (line_times[-1] - line_times[0]) / (replayed - 1)
-    # The detector's raw invoke time per frame, measured now, on this machine.
+    # The detector's raw invoke time per frame, measured now, on this machine, with the threads replay gave it.
+    threads = interpreter_threads(TfliteDetectorConfig().num_threads)
     card = builtin_cards()["ssd-mobilenet-v1-coco"]
-    model = TfliteModel(ResolvedModel(card, models / card.file, models / card.labels, None), num_threads=2)
+    model = TfliteModel(ResolvedModel(card, models / card.file, models / card.labels, None), num_threads=threads)
     probe = np.zeros((240, 320, 3), np.uint8)
     for _ in range(5):
         model.detect(probe, 0.5)
@@ -180,7 +183,8 @@ def replay_throughput(frames: int) -> dict[str, Any]:
         model.detect(probe, 0.5)
     invoke_s = model.invoke_ns / model.invocations / 1e9
     return {"replay_frames": replayed, "replay_frames_per_s": round(1 / per_frame_s, 2),
-            "replay_invoke_ms": round(invoke_s * 1000, 2), "replay_startup_s": round(startup_s, 2),
+            "replay_invoke_ms": round(invoke_s * 1000, 2), "replay_interpreter_threads": threads,
+            "replay_startup_s": round(startup_s, 2),
             "replay_overhead_ratio": round(per_frame_s / invoke_s, 2)}
 
 

@@ -261,13 +261,21 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _offline_detector(config: TrapdConfig) -> Detector:
-    """The detector for detect/replay/eval: judging photos without the model would only mislead, so it is required."""
+def _offline_detector(config: TrapdConfig, *, decoding_alongside: bool = False) -> Detector:
+    """The detector for detect/replay/eval: judging photos without the model would only mislead, so it is required.
+
+    ``decoding_alongside``: replay decodes the next photos on a thread of its own, so the
+    interpreter leaves it a core (see :func:`trapd.replay.interpreter_threads`).
+    """
     from trapd.config import TfliteDetectorConfig
     from trapd.detect import build_detector
+    from trapd.replay import interpreter_threads
 
     if isinstance(config.detector, TfliteDetectorConfig):
-        config = config.model_copy(update={"detector": config.detector.model_copy(update={"required": True})})
+        update: dict[str, object] = {"required": True}
+        if decoding_alongside:
+            update["num_threads"] = interpreter_threads(config.detector.num_threads)
+        config = config.model_copy(update={"detector": config.detector.model_copy(update=update)})
     return build_detector(config)
 
 
@@ -297,7 +305,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         store.prepare()
         lock = StorageLock(state_dir(store.root) / "lock")
         lock.acquire()  # a daemon, or another replay, may be writing there; released at exit
-    for record, stored in replay(args.folder, _offline_detector(config), config, store):
+    for record, stored in replay(args.folder, _offline_detector(config, decoding_alongside=True), config, store):
         for line in frame_lines(record):
             if args.json:
                 print(json.dumps(line), flush=True)

@@ -49,7 +49,9 @@ def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
     if not path.is_file():
         raise InputError(f"{path} is not a file; give the paths of JPEG photos")
     now = Instant.now()
-    frame = photo_frame(path, config.camera.lores_size, "detect", 0, Trigger(now, "manual"), now)
+    # The low-resolution frame at the model's input size, as replay makes it: both judge alike.
+    lores_size = detector.info.input_size or config.camera.lores_size
+    frame = photo_frame(path, lores_size, "detect", 0, Trigger(now, "manual"), now)
     result = run_detector(detector, frame)
     decision = decide_frame(result, config.decision)
     flags = tuple(sorted(set(decision.flags) | set(frame.flags)))

@@ -12,6 +12,7 @@ It is also how a researcher tunes thresholds on their own archive before a deplo
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -123,8 +124,22 @@ def _split_by_gaps(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
     return events
 
 
-#: Photos decoded ahead on a second thread while the interpreter works on the current one.
+#: Photos decoded ahead on a second thread while the interpreter works on the current one: a few
+#: at full resolution (about 9 MB each at 2048x1536), more when decoded only as large as the
+#: low-resolution stream needs (under 1 MB each), so a run of big files does not stall the detector.
 PREFETCH_PHOTOS = 4
+PREFETCH_SMALL_PHOTOS = 16
+
+
+def interpreter_threads(configured: int) -> int:
+    """Interpreter threads for replay: ``detector.num_threads``, less the core that decodes photos.
+
+    The daemon decodes no JPEG (the camera hands over raw buffers), so it gives the interpreter
+    every thread configured. Replay decodes photos as fast as the interpreter eats them; on two
+    cores, a second interpreter thread would only fight the decoder for its core (measured: the
+    same frames per second either way, BENCHMARKS.md).
+    """
+    return max(1, min(configured, len(os.sched_getaffinity(0)) - 1))
 
 
 def replay(folder: Path, detector: Detector, config: TrapdConfig,
@@ -137,6 +152,8 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
     detector_config = config.detector
     tiles = detector_config.tiles if isinstance(detector_config, TfliteDetectorConfig) else (1, 1)
     full_resolution = store is not None or tiles[0] * tiles[1] > 1
+    # Scaled to the model's input on the decoding thread, so the detector's thread does no resize.
+    lores_size = detector.info.input_size or config.camera.lores_size
     plans = []
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
@@ -146,7 +163,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
     def load(record: EventRecord, index: int, photo: Photo) -> Frame:
         offset_ns = int((photo.taken - record.opened.utc).total_seconds() * 1e9)
         taken = Instant(record.opened.monotonic_ns + offset_ns, photo.taken)
-        return photo_frame(photo.path, config.camera.lores_size, record.event_id, index, record.triggers[0], taken,
+        return photo_frame(photo.path, lores_size, record.event_id, index, record.triggers[0], taken,
                            source_name=photo.path.relative_to(folder).as_posix(), full_resolution=full_resolution)
 
     jobs = iter([(record, index, photo) for record, photos in plans for index, photo in enumerate(photos)])
@@ -158,7 +175,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
             if job is not None:
                 ahead.append(decoder.submit(load, *job))
 
-        for _ in range(PREFETCH_PHOTOS):
+        for _ in range(PREFETCH_PHOTOS if full_resolution else PREFETCH_SMALL_PHOTOS):
             decode_next()
         for record, photos in plans:
             for _ in photos:

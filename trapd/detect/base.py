@@ -66,6 +66,8 @@ class DetectorInfo:
     sha256: str | None = None
     #: Why the configured detector is not running (the trap runs fail-open), or None.
     degraded: str | None = None
+    #: (width, height) the model takes: a low-resolution frame of this size goes in without a resize.
+    input_size: tuple[int, int] | None = None
 
 
 class Detector(Protocol):

@@ -28,14 +28,13 @@ def decode_ssd(outputs: Mapping[str, npt.NDArray[np.float32]], names: SsdOutputN
                min_score: float) -> list[RawDetection]:
     """TFLite_Detection_PostProcess outputs: boxes [1,N,4] as (ymin, xmin, ymax, xmax), classes, scores, count."""
     boxes, classes, scores, count = _ssd_tensors(outputs, names)
-    detections = []
-    for i in range(min(int(count.reshape(-1)[0]), scores.reshape(-1).size)):
-        score = float(scores.reshape(-1)[i])
-        if score < min_score:
-            continue
-        ymin, xmin, ymax, xmax = (float(np.clip(v, 0.0, 1.0)) for v in boxes.reshape(-1, 4)[i])
-        detections.append(RawDetection(int(classes.reshape(-1)[i]), score, (xmin, ymin, xmax, ymax)))
-    return detections
+    valid = min(int(count.reshape(-1)[0]), scores.size)
+    all_scores = scores.reshape(-1)[:valid]
+    chosen = np.flatnonzero(all_scores >= min_score)
+    clipped = np.clip(boxes.reshape(-1, 4)[chosen], 0.0, 1.0).tolist()
+    return [RawDetection(int(class_index), float(score), (xmin, ymin, xmax, ymax))
+            for class_index, score, (ymin, xmin, ymax, xmax)
+            in zip(classes.reshape(-1)[chosen].tolist(), all_scores[chosen].tolist(), clipped, strict=True)]
 
 
 def _ssd_tensors(outputs: Mapping[str, npt.NDArray[np.float32]], names: SsdOutputNames | None,
@@ -92,22 +91,19 @@ def decode_yolov8(output: npt.NDArray[np.float32], min_score: float, iou_thresho
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou_threshold: float) -> list[int]:
     """Greedy non-maximum suppression; returns the indices kept, best first."""
-    order = list(np.argsort(-scores))
+    order = np.argsort(-scores)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     kept: list[int] = []
-    while order:
-        best = order.pop(0)
-        kept.append(int(best))
-        if not order:
-            break
-        rest = np.array(order)
+    while order.size:
+        best, rest = int(order[0]), order[1:]
+        kept.append(best)
         x0 = np.maximum(boxes[best, 0], boxes[rest, 0])
         y0 = np.maximum(boxes[best, 1], boxes[rest, 1])
         x1 = np.minimum(boxes[best, 2], boxes[rest, 2])
         y1 = np.minimum(boxes[best, 3], boxes[rest, 3])
         overlap = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
         iou = overlap / np.maximum(areas[best] + areas[rest] - overlap, 1e-9)
-        order = [int(i) for i, o in zip(rest, iou, strict=True) if o <= iou_threshold]
+        order = rest[iou <= iou_threshold]
     return kept
 
 

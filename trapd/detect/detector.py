@@ -79,7 +79,8 @@ class TfliteDetector:
             raise ModelError(f"model {resolved.card.name} ({resolved.model_path}) does not match the sha256 on its "
                              f"card ({checksum[:12]}... vs {resolved.card.sha256[:12]}...); the file is damaged "
                              "or replaced: reinstall it (`trapd models install`)")
-        self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=checksum)
+        self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=checksum,
+                                 input_size=(resolved.card.input.width, resolved.card.input.height))
 
     @property
     def invoke_ns(self) -> int:
