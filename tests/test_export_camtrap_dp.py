@@ -21,6 +21,7 @@ def site_config(tmp_path: Path) -> Path:
     data = config_data(tmp_path / "store", event={"gap_s": 0.1})
     data["deployment"] |= {"id": "leopard-ridge-07", "timezone": "Asia/Tehran", "latitude": 36.123456,
                            "longitude": 53.654321, "feature_type": "trailGame", "camera_height_m": 0.6,
+                           "tags": ["persian-leopard-survey", "season:winter"],
                            "coordinate_precision": 0.01}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -44,6 +45,7 @@ def test_a_simulated_session_exports_a_valid_package(tmp_path: Path, site_config
     assert descriptor["spatial"] == {"type": "Point", "coordinates": [53.65, 36.12]}, "rounded for privacy"
     [deployment] = csv.DictReader((package / "deployments.csv").open())
     assert (deployment["latitude"], deployment["longitude"]) == ("36.12", "53.65")
+    assert deployment["deploymentTags"] == "persian-leopard-survey|season:winter"
     media = list(csv.DictReader((package / "media.csv").open()))
     assert len(media) == 6 and all((package / m["filePath"]).is_file() for m in media)
     assert {m["captureMethod"] for m in media} == {"activityDetection"}

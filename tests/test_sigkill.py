@@ -49,10 +49,12 @@ def jpegs(root: Path) -> set[str]:
 
 
 def storm(tmp_path: Path, rounds: int, seed: int, *, overwrite: bool = False) -> None:
-    """With ``overwrite``, on an 8 MB card that fills up: kills land in the middle of deletions too."""
+    """With ``overwrite``, on a small card that fills up: kills land in the middle of deletions too."""
     rng = random.Random(seed)
     root = tmp_path / "store"
-    storage = {"reserve_mb": 1, "when_full": "overwrite", "overwrite_free_mb": 1} if overwrite else {}
+    # The reserve covers a burst (0.85 MB) and SQLite's WAL (up to 4 MB before a checkpoint), as
+    # the default 200 MB does on a real card: trapd itself never fills the card to the last byte.
+    storage = {"reserve_mb": 6, "when_full": "overwrite", "overwrite_free_mb": 2} if overwrite else {}
     config = write_config(tmp_path / "c.yaml", root, camera={"type": "synthetic", "main_size": [1024, 768],
                                                             "lores_size": [80, 60]},
                           burst={"frames": 4, "interval_s": 0.01}, event={"gap_s": 0.05, "max_per_minute": 0},
@@ -120,12 +122,14 @@ def test_two_hundred_sigkills(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(300)
 def test_sigkills_on_a_full_card_that_overwrites(tmp_path: Path) -> None:
-    with small_card(tmp_path / "store", 8):
+    with small_card(tmp_path / "store", 16):
         storm(tmp_path, rounds=30, seed=3, overwrite=True)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_two_hundred_sigkills_on_a_full_card_that_overwrites(tmp_path: Path) -> None:
-    with small_card(tmp_path / "store", 8):
+    # Folders cut short are quarantined, and quarantine is never overwritten: on 16 MB, 200 kills
+    # would fill the card with it and leave nothing to overwrite.
+    with small_card(tmp_path / "store", 32):
         storm(tmp_path, rounds=200, seed=4, overwrite=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_a_full_card_stops_capture_reports_full_and_recovers(tmp_path: Path, moc
 
 def test_filling_up_mid_event_ends_it_and_keeps_what_was_captured(tmp_path: Path, mock_factory: MockFactory,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    checks = iter([10.0, -1.0] + [-1.0] * 10)  # room for the event, then gone after its first burst
+    checks = iter([10.0, 10.0, -1.0] + [-1.0] * 10)  # at start-up, for the event, then gone after its first burst
     monkeypatch.setattr(EventStore, "room_left_mb", lambda self: next(checks))
     sink = EventSink()
     daemon = start_daemon(make_config(tmp_path, event={"gap_s": 1.0}), mock_factory, on_event_stored=sink)
@@ -111,3 +112,45 @@ def test_a_real_small_card_fills_up_without_a_corrupt_file(tmp_path: Path, mock_
         assert daemon.pipeline.failure is None
         assert counts["events"] >= 2
         assert_card_is_sound(card)
+
+
+def fill(card: Path, leave_bytes: int = 0) -> Path:
+    """Fill a card with one file until only ``leave_bytes`` are free (0: until the disk refuses more)."""
+    import shutil
+
+    filler = card / "filler.bin"
+    with filler.open("wb") as out:
+        while shutil.disk_usage(card).free > leave_bytes + 65536:
+            try:
+                out.write(b"\0" * min(1 << 20, shutil.disk_usage(card).free - leave_bytes - 65536))
+                out.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                break
+    if not leave_bytes:
+        with contextlib.suppress(OSError), filler.open("ab") as out:
+            while True:
+                out.write(b"\0" * 4096)
+                out.flush()
+    return filler
+
+
+def test_a_trap_restarted_on_a_brim_full_card_runs_and_says_full(tmp_path: Path, mock_factory: MockFactory) -> None:
+    """A reboot on a card something else filled to the last byte: the service runs, reports FULL, recovers."""
+    with small_card(tmp_path / "card", 4) as card:
+        config = make_config(card, storage={"reserve_mb": 1})
+        start_daemon(config, mock_factory).stop()  # a first run made the folders
+        filler = fill(card)
+        sink = EventSink()
+        daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+        try:
+            assert daemon.status.state == "full"
+            pulse(mock_factory)
+            assert daemon.pipeline.wait_until_quiet(5)
+            assert daemon.status.counts()["triggers_storage_full"] == 1
+            filler.unlink()  # the card was cleared
+            pulse(mock_factory)
+            sink.wait_for(1)
+            assert daemon.status.snapshot()["state"] == "armed"
+        finally:
+            daemon.stop()

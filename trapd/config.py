@@ -83,6 +83,10 @@ class DeploymentConfig(Section):
         "culvert", "burrow", "nestSite", "carcass", "waterSource", "fruitingTree",
     ] | None = Field(None, description="Camtrap DP featureType: what the camera watches.")
     comments: str | None = Field(None, max_length=4096, description="Camtrap DP deploymentComments.")
+    tags: list[Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^|]+$")]] = Field(
+        default_factory=list, max_length=64,
+        description="Camtrap DP deploymentTags, e.g. 'snow-leopard-survey' or 'season:winter' (no '|').",
+    )
     project_title: str = Field("trapd camera trap", max_length=256, description="Camtrap DP project title.")
     contact: str = Field("trapd operator", max_length=256, description="Contact person, listed as contributor.")
 

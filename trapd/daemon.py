@@ -33,7 +33,7 @@ from trapd.notify import SystemdNotifier
 from trapd.pipeline import EventStoredHook, Pipeline
 from trapd.schedule import Clock, Schedule, utc_now
 from trapd.status import Status
-from trapd.storage.catalog import Catalog, reconcile
+from trapd.storage.catalog import Reconciliation, catalog_unless_full, reconcile
 from trapd.storage.event_store import EventStore, StoredEvent, state_dir
 from trapd.storage.lock import StorageLock
 from trapd.timebase import Instant
@@ -97,10 +97,15 @@ class Daemon:
             lock.acquire()
             resources.callback(lock.release)
             # Whatever the last run ended in (a power cut, a kill), files and index agree before arming.
-            catalog = Catalog(store.root)
-            resources.callback(catalog.close)
-            repairs = reconcile(store.root, catalog)
-            store.catalog = catalog
+            catalog = catalog_unless_full(store.root)
+            if catalog is None:
+                repairs = Reconciliation()
+                self.status.warn("storage full: catalog not opened; events are kept as files and indexed at "
+                                 "the next start")
+            else:
+                resources.callback(catalog.close)
+                repairs = reconcile(store.root, catalog)
+                store.catalog = catalog
             self.status.path = state_dir(store.root) / "status.json"
             self.status.on_change = lambda snapshot: self._notifier.status(status_line(snapshot))
 
@@ -156,7 +161,8 @@ class Daemon:
                 captures = timelapse(pipeline, config.schedule.timelapse_interval_s)
                 captures.start()
                 resources.callback(captures.stop)
-            self.status.set_state("armed")
+            if self.status.state != "full":  # a full card stays reported as FULL, though the trap is up
+                self.status.set_state("armed")
             self._notifier.ready(status_line(self.status.snapshot()))
             if self._notifier.watchdog_usec:
                 heartbeat = watchdog_heartbeat(pipeline, self._notifier)

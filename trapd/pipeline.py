@@ -170,8 +170,10 @@ class Pipeline:
             self._camera.start()
         if self._pretrigger is not None:
             self._pretrigger.start()
-        if self._overwriting:
-            self._events.put_nowait(_MAKE_ROOM)  # a card left full by the last run gets room before any trigger
+        if self._store.room_left_mb() < 0:
+            self._report_full()  # left full by the last run: FULL from the start (with overwrite, room is made)
+        elif self._overwriting:
+            self._events.put_nowait(_MAKE_ROOM)  # nearly full: room made before any trigger
         for thread in self._threads:
             thread.start()
 
@@ -386,6 +388,10 @@ class Pipeline:
                 self._status.set_state("armed")
             return True
         self._status.count("triggers_storage_full")
+        self._report_full()
+        return False
+
+    def _report_full(self) -> None:
         if not self._full:
             self._full = True
             log.error("storage %s is FULL (down to storage.reserve_mb): capturing stops until space is "
@@ -395,7 +401,6 @@ class Pipeline:
             if self._overwriting:
                 with contextlib.suppress(queue.Full):  # a busy store worker makes room after its event anyway
                     self._events.put_nowait(_MAKE_ROOM)
-        return False
 
     def _rate_limited(self, trigger: Trigger) -> bool:
         """True if this trigger would open one event too many this minute (a wind storm)."""

@@ -134,6 +134,7 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
         "cameraHeading": "" if deployment.camera_heading_deg is None else deployment.camera_heading_deg,
         "baitUse": "" if deployment.bait_use is None else str(deployment.bait_use).lower(),
         "featureType": deployment.feature_type or "", "deploymentComments": deployment.comments or "",
+        "deploymentTags": "|".join(deployment.tags),
     })
     for name, fields in TABLES.items():
         buffer = io.StringIO()

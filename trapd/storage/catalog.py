@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trapd.errors import InputError
+from trapd.errors import InputError, StorageError
 from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
 from trapd.storage.event_store import SIDECAR_NAME, state_dir
 from trapd.storage.overwrite import finish_overwrites
@@ -79,15 +79,40 @@ def offline_catalog(root: Path) -> Iterator[Catalog]:
         lock.release()
 
 
+#: Below this much free space, a catalog that will not open is taken to want room for its WAL files.
+_FULL_BYTES = 1 << 20
+
+
+def catalog_unless_full(root: Path) -> Catalog | None:
+    """The catalog, or None on a card too full for SQLite to open it (it needs room for its WAL).
+
+    The files are the truth, so the daemon can run without its index: events are stored as
+    files and the next start, with room, indexes them.
+    """
+    try:
+        return Catalog(root)
+    except sqlite3.OperationalError as exc:
+        if shutil.disk_usage(root).free >= _FULL_BYTES:
+            raise StorageError(f"catalog {catalog_path(root)} cannot be opened ({exc}); move it aside and run "
+                               "`trapd fsck`, which rebuilds it from the event sidecars") from None
+        log.error("catalog %s cannot be opened on a full card (%s): events are stored as files and indexed "
+                  "at the next start with room", catalog_path(root), exc)
+        return None
+
+
 class Catalog:
     def __init__(self, root: Path) -> None:
         self.root = root
         make_dirs_durable(state_dir(root))
         self._db = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives a power cut
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # a committed event survives a power cut
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -172,16 +197,18 @@ class Reconciliation:
     removed_temporaries: list[str] = field(default_factory=list)  # partial writes, never visible
     unreadable_sidecars: list[str] = field(default_factory=list)  # quarantined as well
     finished_overwrites: list[str] = field(default_factory=list)  # deletions a power cut interrupted
+    not_indexed: list[str] = field(default_factory=list)  # complete events the catalog could not take (disk full)
 
     @property
     def clean(self) -> bool:
         return not (self.indexed or self.quarantined or self.dropped_rows or self.removed_temporaries
-                    or self.unreadable_sidecars or self.finished_overwrites)
+                    or self.unreadable_sidecars or self.finished_overwrites or self.not_indexed)
 
     def as_json(self) -> dict[str, Any]:
         return {"clean": self.clean, "indexed": self.indexed, "quarantined": self.quarantined,
                 "dropped_rows": self.dropped_rows, "removed_temporaries": self.removed_temporaries,
-                "unreadable_sidecars": self.unreadable_sidecars, "finished_overwrites": self.finished_overwrites}
+                "unreadable_sidecars": self.unreadable_sidecars, "finished_overwrites": self.finished_overwrites,
+                "not_indexed": self.not_indexed}
 
 
 def event_folders(root: Path) -> list[Path]:
@@ -213,7 +240,12 @@ def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
             continue
         report.finished_overwrites.extend(p.relative_to(root).as_posix() for p in finish_overwrites(folder, sidecar))
         if sidecar["event_id"] not in indexed:
-            catalog.add_event(folder, sidecar)
+            try:
+                catalog.add_event(folder, sidecar)
+            except sqlite3.OperationalError as exc:  # a full card: the files stay the truth; the next start indexes it
+                log.error("event %s not indexed (%s); it will be at the next start", sidecar["event_id"], exc)
+                report.not_indexed.append(sidecar["event_id"])
+                continue
             report.indexed.append(sidecar["event_id"])
     indexed = catalog.indexed_events()
     for folder in audit_folders(root):

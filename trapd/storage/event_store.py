@@ -117,6 +117,13 @@ class EventStore:
                 f"storage {self.root} is not writable by this user; fix its permissions or pass --storage DIR"
             ) from None
         except OSError as exc:
+            folders_exist = state_dir(self.root).is_dir() and (self.root / self._deployment.id).is_dir()
+            if exc.errno == errno.ENOSPC and folders_exist:
+                # A trap restarted on a full card (a reboot, a crash) must run and say FULL, not stay dead:
+                # the free-space guard keeps capture off, and an overwrite policy makes room.
+                log.error("storage %s is full at start: the trap runs, but captures nothing until space is freed",
+                          self.root)
+                return
             if exc.errno == errno.ENOSPC:
                 raise StorageError(f"storage {self.root} is full; free space or pass --storage DIR") from None
             raise StorageError(
