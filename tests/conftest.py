@@ -175,9 +175,12 @@ def pulse(factory: MockFactory, pin: int = 17) -> None:
 
 
 def pulse_for_events(factory: MockFactory, sink: EventSink, count: int) -> list[tuple[EventRecord, StoredEvent]]:
-    """Fire the PIR ``count`` times, each once the previous event is stored: ``count`` separate events."""
-    events: list[tuple[EventRecord, StoredEvent]] = []
-    for stored in range(1, count + 1):
+    """Fire the PIR ``count`` times, each once the previous event is stored: ``count`` more separate events.
+
+    Returns every event the sink holds, those stored before the call included.
+    """
+    events = list(sink.events)
+    for stored in range(len(events) + 1, len(events) + count + 1):
         pulse(factory)
         events = sink.wait_for(stored)
     return events

@@ -58,10 +58,9 @@ def scenes_on_card(tmp_path: Path, mock_factory: MockFactory, scenes: list[str])
     config = make_config(tmp_path, decision={"audit_fraction": 1.0, "event_level": True})
     daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
     try:
-        for number, scene in enumerate(scenes, start=1):
+        for scene in scenes:
             detector.scene = scene
-            pulse(mock_factory)
-            sink.wait_for(number)
+            pulse_for_events(mock_factory, sink, 1)
     finally:
         daemon.stop()
     return config.storage.root
@@ -180,12 +179,9 @@ def test_the_trap_keeps_capturing_on_a_full_card_by_overwriting(
     daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
     try:
         detector.scene = "animal"
-        pulse(mock_factory)
-        sink.wait_for(1)
+        pulse_for_events(mock_factory, sink, 1)
         detector.scene = "error"  # kept, flagged, nothing detected: expendable
-        for number in range(2, 14):
-            pulse(mock_factory)
-            events = sink.wait_for(number)
+        events = pulse_for_events(mock_factory, sink, 12)
         snapshot = daemon.status.snapshot()
     finally:
         daemon.stop()
@@ -236,9 +232,7 @@ def test_on_a_real_full_card_the_oldest_unfiltered_frames_make_room(
                              storage={"reserve_mb": 1, "when_full": "overwrite", "overwrite_free_mb": 1})
         daemon = start_daemon(config, mock_factory, on_event_stored=sink)
         try:
-            for number in range(1, 26):
-                pulse(mock_factory)
-                events = sink.wait_for(number)
+            events = pulse_for_events(mock_factory, sink, 25)
             snapshot = daemon.status.snapshot()
         finally:
             daemon.stop()
