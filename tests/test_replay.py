@@ -65,10 +65,12 @@ def test_exif_times_are_read_in_the_site_timezone_unless_the_camera_wrote_an_off
     assert capture_time(tmp_path / "offset.jpg", nairobi) == datetime(2024, 5, 1, 22, 30, tzinfo=UTC)
 
 
-def test_without_exif_the_file_time_is_used(tmp_path: Path) -> None:
-    for name, stamp in (("a.jpg", 1_700_000_000), ("b.jpg", 1_700_000_100)):
+def test_without_exif_the_file_time_orders_photos_but_joins_none_into_an_event(tmp_path: Path) -> None:
+    """Copied together from different cameras, photos share a file time; they are not one burst."""
+    for name, stamp in (("b.jpg", 1_700_000_000), ("a.jpg", 1_700_000_001), ("c.jpg", 1_700_000_100)):
         os.utime(shoot(tmp_path / name, None), (stamp, stamp))
-    assert len(group_into_events(tmp_path, 5.0, UTC_ZONE)) == 2
+    events = group_into_events(tmp_path, 5.0, UTC_ZONE)
+    assert [[photo.path.name for photo in event] for event in events] == [["b.jpg"], ["a.jpg"], ["c.jpg"]]
 
 
 def test_no_photos_is_a_clear_error(tmp_path: Path) -> None:
@@ -109,14 +111,14 @@ def test_replay_command_prints_one_json_line_per_photo(tmp_path: Path) -> None:
     shoot(archive / "seq" / "a.jpg", "2024:05:01 10:00:00")
     broken = archive / "seq" / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really")
-    taken = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC).timestamp()  # no EXIF: its file time places it
+    taken = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC).timestamp()  # no EXIF: its file time orders it...
     os.utime(broken, (taken, taken))
     config = write_config(tmp_path / "c.yaml", tmp_path / "unused")
     result = trapd_cli("replay", str(archive), "--json", "--config", str(config), "--storage", str(tmp_path / "s"))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["file"] for line in lines] == ["seq/a.jpg", "seq/broken.jpg"]
-    assert len({line["event"] for line in lines}) == 1
+    assert len({line["event"] for line in lines}) == 2, "...but joins no event: copying sets file times"
     assert all({"file", "event", "keep", "reason", "detections"} <= set(line) for line in lines)
     assert lines[1]["keep"] and "undecodable" in lines[1]["flags"]
-    assert len(list((tmp_path / "s" / "test-site").glob(f"*/*/{SIDECAR_NAME}"))) == 1
+    assert len(list((tmp_path / "s" / "test-site").glob(f"*/*/{SIDECAR_NAME}"))) == 2

@@ -300,6 +300,17 @@ class DecisionConfig(Section):
         0.02, ge=0.0, le=1.0,
         description="Share of discarded frames kept anyway in an audit folder, so people can check the filter.",
     )
+    moving_ratio: float = Field(
+        3.0, ge=1.0, le=100.0,
+        description="A detection whose box changed this many times more than the whole frame did, between "
+                    "the event's frames, counts as moving (trapd/motion.py).",
+    )
+    static_min_score: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="If set: a detection that did not move between the event's frames keeps a frame only at or "
+                    "above this score (a tree or rock a generic model takes for an animal, again and again). "
+                    "null: off, because a resting animal does not move either.",
+    )
     second_opinion_threshold: float = Field(
         0.5, ge=0.0, le=1.0,
         description="A classifier's animal probability at or above this keeps a frame the detector was unsure of.",

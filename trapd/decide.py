@@ -4,7 +4,9 @@ Separate from detection so the policy is testable with scripted scores. The rule
 
 1. A frame no detector judged (``unfiltered``) or on which detection failed (``error``) is kept
    and flagged. An error is never "empty".
-2. A detection at or above its category's threshold keeps the frame (``confident``).
+2. A detection at or above its category's threshold keeps the frame (``confident``). With
+   ``static_min_score`` set, a detection whose box did not move between the event's frames
+   (trapd/motion.py) counts only at or above that score.
 3. One within ``unsure_margin`` below the threshold keeps it too, as unsure.
 4. So does a classifier's second opinion at or above ``second_opinion_threshold``.
 5. Anything else is discarded, with the best score it had.
@@ -46,7 +48,8 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
         return FrameDecision(True, f"kept, detection failed: {result.reason}", flags=("detector_error",))
     if result.status == "unfiltered":
         return FrameDecision(True, f"kept unfiltered: {result.reason}", flags=("unfiltered",))
-    best = max(result.detections, key=lambda d: d.score - _threshold(d, policy), default=None)
+    evidence = [d for d in result.detections if not _static_and_weak(d, policy)]
+    best = max(evidence, key=lambda d: d.score - _threshold(d, policy), default=None)
     if best is not None:
         threshold = _threshold(best, policy)
         if best.score >= threshold:
@@ -60,9 +63,19 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
     if opinion is not None and animal >= policy.second_opinion_threshold:
         return FrameDecision(True, f"second opinion: {opinion.model} says animal ({opinion.labels.get('animal')}) "
                                    f"{animal:.2f} >= {policy.second_opinion_threshold:.2f}")
+    if best is None and result.detections:
+        still = max(result.detections, key=lambda d: d.score)
+        return FrameDecision(False, f"static: {_describe(still)} did not move (motion {still.motion:.1f} < "
+                                    f"{policy.moving_ratio:.1f}) and is under {policy.static_min_score:.2f}")
     if best is None:
         return FrameDecision(False, "no detections")
     return FrameDecision(False, f"best {_describe(best)} < {_threshold(best, policy) - policy.unsure_margin:.2f}")
+
+
+def _static_and_weak(detection: Detection, policy: DecisionConfig) -> bool:
+    """With ``static_min_score``: a box that stayed still across the event, scoring under it, is background."""
+    return (policy.static_min_score is not None and detection.motion is not None
+            and detection.motion < policy.moving_ratio and detection.score < policy.static_min_score)
 
 
 def decide_event(

@@ -48,6 +48,7 @@ from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pretrigger import PretriggerBuffer
+from trapd.motion import with_motion
 from trapd.schedule import Schedule
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent
@@ -541,7 +542,8 @@ class Pipeline:
 
     def _decide(self, record: EventRecord, scored: list[tuple[Frame, DetectionResult]]) -> None:
         record.frames = [frame for frame, _ in scored]
-        record.results = [result for _, result in scored]
+        # What moved between the event's frames (pre-trigger ones included) is evidence too.
+        record.results = with_motion(record.frames, [result for _, result in scored])
         record.detector = self._detector.info
         if scored:
             record.decisions, record.decision = decide_event(record.results, self._config.decision)

@@ -34,6 +34,7 @@ from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import simulated_metadata
 from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
 from trapd.hardware.replay import JPEG_SUFFIXES
+from trapd.motion import with_motion
 from trapd.storage.event_store import EventStore, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
@@ -42,6 +43,8 @@ from trapd.timebase import Instant, iso_utc
 class Photo:
     path: Path
     taken: datetime  # aware, UTC
+    #: The time came from the camera (EXIF), not from the file system: it may join an event.
+    camera_time: bool = True
 
 
 def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: int, trigger: Trigger,
@@ -75,6 +78,12 @@ def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: i
 def capture_time(path: Path, zone: ZoneInfo) -> datetime:
     """When the photo was taken, in UTC: EXIF DateTimeOriginal (with OffsetTimeOriginal if the camera
     wrote one, else read in the site's timezone), falling back to the file's modification time."""
+    taken = camera_time(path, zone)
+    return taken if taken is not None else datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+
+
+def camera_time(path: Path, zone: ZoneInfo) -> datetime | None:
+    """The capture time the camera wrote into the photo's EXIF, in UTC; None if it wrote none."""
     try:
         with Image.open(path) as image:
             exif = image.getexif().get_ifd(ExifTags.IFD.Exif)
@@ -85,8 +94,8 @@ def capture_time(path: Path, zone: ZoneInfo) -> datetime:
                 return datetime.fromisoformat(f"{taken.isoformat()}{offset.strip()}").astimezone(UTC)
             return taken.replace(tzinfo=zone).astimezone(UTC)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-        pass  # no readable EXIF time: the file's own time is the next best clue
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        pass  # no readable EXIF time
+    return None
 
 
 def group_into_events(folder: Path, gap_s: float, zone: ZoneInfo) -> list[list[Photo]]:
@@ -100,24 +109,31 @@ def group_into_events(folder: Path, gap_s: float, zone: ZoneInfo) -> list[list[P
         except OSError as exc:
             raise InputError(f"folder {directory} cannot be read ({exc.strerror or exc}); "
                              "check its permissions") from None
-        photos = sorted((Photo(p, _taken(p, zone)) for p in paths), key=lambda photo: (photo.taken, photo.path.name))
+        photos = sorted((_photo(p, zone) for p in paths), key=lambda photo: (photo.taken, photo.path.name))
         events += _split_by_gaps(photos, gap_s)
     if not events:
         raise InputError(f"no .jpg/.jpeg photos in {folder} or below it")
     return sorted(events, key=lambda event: event[0].taken)
 
 
-def _taken(path: Path, zone: ZoneInfo) -> datetime:
+def _photo(path: Path, zone: ZoneInfo) -> Photo:
+    taken = camera_time(path, zone)
+    if taken is not None:
+        return Photo(path, taken)
+    # The file's own time orders it, but copying sets that time, so it joins no event: photos of
+    # different cameras copied together would otherwise become one "burst".
     try:
-        return capture_time(path, zone)
+        return Photo(path, datetime.fromtimestamp(path.stat().st_mtime, tz=UTC), camera_time=False)
     except OSError:
-        return datetime.fromtimestamp(0, tz=UTC)  # unreadable: it is kept, flagged, in its folder's order
+        return Photo(path, datetime.fromtimestamp(0, tz=UTC), camera_time=False)  # unreadable: kept, flagged
 
 
 def _split_by_gaps(photos: list[Photo], gap_s: float) -> list[list[Photo]]:
     events: list[list[Photo]] = []
     for photo in photos:
-        if events and photo.taken - events[-1][-1].taken <= timedelta(seconds=gap_s):
+        previous = events[-1][-1] if events else None
+        if (previous is not None and photo.camera_time and previous.camera_time
+                and photo.taken - previous.taken <= timedelta(seconds=gap_s)):
             events[-1].append(photo)
         else:
             events.append([photo])
@@ -184,6 +200,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
                 record.frames.append(frame)
                 record.results.append(run_detector(detector, frame))
             record.detector = detector.info
+            record.results = with_motion(record.frames, record.results)
             record.decisions, record.decision = decide_event(record.results, config.decision)
             yield record, (store.write(record) if store is not None else None)
 

@@ -27,10 +27,17 @@ class Detection:
     score: float
     #: Normalised [x, y, width, height] from the top-left corner, as MegaDetector writes it.
     bbox: tuple[float, float, float, float]
+    #: Change inside the box between the event's frames, over the frame's typical change
+    #: (trapd/motion.py): about 1 or below for background, far above for a moving animal.
+    #: None where the event had no other frame to compare with.
+    motion: float | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"category": self.category, "label": self.label, "score": round(self.score, 4),
-                "bbox": [round(v, 4) for v in self.bbox]}
+        data: dict[str, object] = {"category": self.category, "label": self.label, "score": round(self.score, 4),
+                                   "bbox": [round(v, 4) for v in self.bbox]}
+        if self.motion is not None:
+            data["motion"] = self.motion
+        return data
 
 
 @dataclass(frozen=True, slots=True)
