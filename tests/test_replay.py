@@ -122,3 +122,19 @@ def test_replay_command_prints_one_json_line_per_photo(tmp_path: Path) -> None:
     assert all({"file", "event", "keep", "reason", "detections"} <= set(line) for line in lines)
     assert lines[1]["keep"] and "undecodable" in lines[1]["flags"]
     assert len(list((tmp_path / "s" / "test-site").glob(f"*/*/{SIDECAR_NAME}"))) == 2
+
+
+def test_eval_with_events_scores_frames_as_the_trap_decides_them(tmp_path: Path) -> None:
+    from trapd.evaluate import evaluate, evaluate_events
+
+    for name, taken in (("a.jpg", "10:00:00"), ("b.jpg", "10:00:01"), ("c.jpg", "10:00:02"), ("d.jpg", "11:00:00")):
+        shoot(tmp_path / name, f"2024:05:01 {taken}")
+    (tmp_path / "ground_truth.csv").write_text("file,label\na.jpg,animal\nb.jpg,animal\nc.jpg,empty\nd.jpg,empty\n")
+    detector = ScriptedDetector({"a.jpg": [Detection("animal", "fox", 0.9, (0.1, 0.1, 0.2, 0.2))]})
+    config = make_config(tmp_path / "unused", event={"gap_s": 5.0})
+    single = evaluate(tmp_path, tmp_path / "ground_truth.csv", detector, config).as_json()
+    assert (single["kept_non_empty"], single["rejected_empty"], single["event_recall"]) == (1, 2, None)
+    events = evaluate_events(tmp_path, tmp_path / "ground_truth.csv", detector, config).as_json()
+    # a, b and c are one burst: a's fox keeps all three (the fox is in b too, unseen); d stands alone.
+    assert (events["kept_non_empty"], events["rejected_empty"]) == (2, 1)
+    assert (events["events_kept"], events["events_non_empty"], events["event_recall"]) == (1, 1, 1.0)

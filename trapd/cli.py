@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CSV with file and label columns (default: DIR/ground_truth.csv)")
     evaluate.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--events", action="store_true",
+                          help="group photos into events as `trapd replay` does and decide per event, as the trap "
+                               "does (event-level keeping, motion); reports event recall")
 
     export = add("export", _cmd_export, "Export stored events for other tools.")
     formats = export.add_subparsers(dest="format", required=True, parser_class=_Parser)
@@ -318,11 +321,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from trapd.evaluate import evaluate
+    from trapd.evaluate import evaluate, evaluate_events
 
     config = _load(args, default_storage=SIMULATE_STORAGE)
     ground_truth = args.ground_truth or args.images_dir / "ground_truth.csv"
-    report = evaluate(args.images_dir, ground_truth, _offline_detector(config), config).as_json()
+    score = evaluate_events if args.events else evaluate
+    report = score(args.images_dir, ground_truth, _offline_detector(config), config).as_json()
     if args.json:
         print(json.dumps(report))
         return EX_OK
@@ -334,7 +338,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
           f"({report['rejected_empty']}/{report['empty']} discarded)")
     for category, counts in report["per_category"].items():
         print(f"  {category:21} {counts['kept']}/{counts['total']} kept")
-    print("event recall            n/a (single photos)")
+    if report["event_recall"] is None:
+        print("event recall            n/a (single photos; --events groups them as replay does)")
+    else:
+        print(f"event recall            {report['event_recall']}  "
+              f"({report['events_kept']}/{report['events_non_empty']} events with an animal, person or vehicle)")
     print(f"latency ms, median/p90  {report['latency_ms_median']} / {report['latency_ms_p90']}")
     print(f"overhead / invoke time  {report['overhead_ratio']}")
     print(f"missed                  {', '.join(report['missed']) or '-'}")

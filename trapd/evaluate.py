@@ -63,6 +63,18 @@ class EvalReport:
     rows: list[tuple[str, str, Judgement]]  # (file, ground-truth label, judgement)
     detector: str
     invoke_ms: float | None = None  # time inside the interpreters, where the detector reports it
+    #: With --events: the files of each event that holds labelled photos, as replay grouped them.
+    events: list[list[str]] | None = None
+
+    def _event_recall(self) -> tuple[int, int] | None:
+        """Events with an animal, person or vehicle in them, and how many kept at least one such frame."""
+        if self.events is None:
+            return None
+        by_file = {file: (label, j.keep) for file, label, j in self.rows}
+        positive = [[by_file[f] for f in event if f in by_file and by_file[f][0] in NON_EMPTY]
+                    for event in self.events]
+        positive = [frames for frames in positive if frames]
+        return sum(any(keep for _, keep in frames) for frames in positive), len(positive)
 
     def _kept(self, labels: tuple[str, ...]) -> tuple[int, int]:
         chosen = [j for _, label, j in self.rows if label in labels]
@@ -72,6 +84,7 @@ class EvalReport:
         kept_positive, positives = self._kept(NON_EMPTY)
         kept_empty, empties = self._kept(("empty",))
         latencies = sorted(j.result.latency_ms for _, _, j in self.rows if j.result.status == "ok")
+        events = self._event_recall()
         per_category = {}
         for label in NON_EMPTY:
             kept, total = self._kept((label,))
@@ -87,7 +100,9 @@ class EvalReport:
             "rejected_empty": empties - kept_empty,
             "empty": empties,
             "per_category": per_category,
-            "event_recall": None,  # single photos: no events to score
+            "event_recall": round(events[0] / events[1], 4) if events and events[1] else None,
+            "events_kept": events[0] if events else None,
+            "events_non_empty": events[1] if events else None,
             "latency_ms_median": round(statistics.median(latencies), 2) if latencies else None,
             "latency_ms_p90": round(latencies[int(0.9 * (len(latencies) - 1))], 2) if latencies else None,
             # Preprocessing, tiling, output decoding and NMS, as a fraction of the invoke time they drive.
@@ -122,3 +137,32 @@ def evaluate(images_dir: Path, ground_truth: Path, detector: Detector, config: T
     if isinstance(invoke_ns_before, int) and isinstance(invoke_ns_after, int):
         invoke_ms = (invoke_ns_after - invoke_ns_before) / 1e6
     return EvalReport(rows, detector.info.name, invoke_ms)
+
+
+def evaluate_events(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig) -> EvalReport:
+    """As the trap decides: photos grouped into events as ``trapd replay`` groups them (by folder and
+    capture time), then decided per event, with event-level keeping and motion between frames."""
+    from trapd.replay import replay
+
+    labels = dict(read_ground_truth(ground_truth))
+    if labels:
+        judge(images_dir / next(iter(labels)), detector, config)  # warm-up: the first invoke is slow
+    invoke_ns_before = getattr(detector, "invoke_ns", None)
+    rows, events = [], []
+    for record, _ in replay(images_dir, detector, config):
+        files = []
+        for frame, result, decision in zip(record.frames, record.results, record.decisions, strict=True):
+            file = frame.camera.source_name or ""
+            files.append(file)
+            if file in labels:
+                flags = tuple(sorted(set(decision.flags) | set(frame.flags)))
+                rows.append((file, labels[file], Judgement(file, decision.keep, decision.reason, flags, result)))
+        events.append(files)
+    invoke_ns_after = getattr(detector, "invoke_ns", None)
+    invoke_ms = None
+    if isinstance(invoke_ns_before, int) and isinstance(invoke_ns_after, int):
+        invoke_ms = (invoke_ns_after - invoke_ns_before) / 1e6
+    missing = sorted(set(labels) - {file for file, _, _ in rows})
+    if missing:
+        raise InputError(f"ground truth {ground_truth} names photos not in {images_dir}: {', '.join(missing[:5])}")
+    return EvalReport(rows, detector.info.name, invoke_ms, events)
