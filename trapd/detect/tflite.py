@@ -79,6 +79,8 @@ class TfliteModel:
 
     def _prepare(self, rgb: RGBImage) -> npt.NDArray[Any]:
         spec = self.card.input
+        if rgb.shape[:2] == (spec.height, spec.width) and spec.dtype == "uint8":
+            return rgb[np.newaxis]  # already the model's input (a lores stream or tile made to measure)
         image = Image.fromarray(rgb)
         factor = min(image.width // spec.width, image.height // spec.height)
         if factor >= 2:
