@@ -72,6 +72,7 @@ def test_exiftool_reads_the_corrected_time_in_the_rewritten_exif(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     tags = exiftool(jpeg)
     assert tags["ExifTool:Validate"] == "0 0 0", tags.get("ExifTool:Warning")
+    assert "trapd" in tags["XMP-dc:Subject"], "the XMP segment survives the EXIF swap"
     shifted = datetime.strptime(tags["Composite:SubSecDateTimeOriginal"], "%Y:%m:%d %H:%M:%S.%f%z")
     assert shifted == datetime.strptime(recorded, "%Y:%m:%d %H:%M:%S.%f%z") + timedelta(seconds=90)
 

@@ -104,8 +104,20 @@ def test_exiftool_reads_capture_time_camera_and_gps_and_validates_the_exif(tmp_p
     assert tags["IFD0:Make"] == "Raspberry Pi" and tags["IFD0:Model"] == "imx477"
     assert tags["ExifIFD:SerialNumber"] == "cam-007"
     assert (tags["Composite:GPSLatitude"], tags["Composite:GPSLongitude"]) == pytest.approx((36.12, -53.65))
+    assert tags["XMP-dc:Subject"] == ["trapd", "site-7", "animal"], "keywords photo software can filter on"
     assert (tags["ExifIFD:ExifImageWidth"], tags["ExifIFD:ExifImageHeight"]) == (tags["File:ImageWidth"],
                                                                                  tags["File:ImageHeight"])
+
+
+def test_kept_frames_carry_xmp_keywords_for_what_was_seen_and_for_flags(tmp_path: Path) -> None:
+    store = EventStore(make_config(tmp_path, deployment={"id": "ridge-7"}))
+    store.prepare()
+    record = _record([_frame(), _frame()], [True, True])
+    record.results[1] = DetectionResult("error", reason="interpreter failed")
+    record.decisions[1] = FrameDecision(True, "kept, detection failed", flags=("detector_error",))
+    seen, failed = (jpeg.read_bytes() for jpeg in store.write(record).files)
+    assert b"<rdf:li>ridge-7</rdf:li><rdf:li>animal</rdf:li>" in seen
+    assert b"<rdf:li>detector_error</rdf:li>" in failed and b"<rdf:li>animal</rdf:li>" not in failed
 
 
 def test_layout_and_sidecar(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config import TrapdConfig
+from trapd.decide import FrameDecision
+from trapd.detect.base import DetectionResult
 from trapd.errors import InputError, StorageError
 from trapd.event import EventRecord
 from trapd.frames import Frame
@@ -29,7 +31,7 @@ from trapd.storage.atomic import make_dirs_durable, write_atomic
 
 if TYPE_CHECKING:
     from trapd.storage.catalog import Catalog
-from trapd.storage.jpeg import ExifFields, encode_jpeg, exif_bytes
+from trapd.storage.jpeg import ExifFields, encode_jpeg, exif_bytes, xmp_keywords
 from trapd.timebase import iso_utc
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class EventStore:
         self._zone = ZoneInfo(config.deployment.timezone)
         self._make = config.camera.make
         self._model = config.camera.model
+        self._decision = config.decision
         self._policy = config.decision.model_dump()
         self._reserve_mb = config.storage.reserve_mb
         deployment = config.deployment
@@ -153,10 +156,10 @@ class EventStore:
         make_dirs_durable(directory)
         files: list[Path] = []
         frame_files: list[str | None] = []
-        for frame, decision in zip(record.frames, record.decisions, strict=True):
+        for frame, result, decision in zip(record.frames, record.results, record.decisions, strict=True):
             name = None
             if decision.keep or decision.audit:
-                data = self._jpeg_bytes(frame, record)
+                data = self._jpeg_bytes(frame, record, self._keywords(frame, result, decision))
                 if data is not None:
                     folder = directory if decision.keep else self.audit_dir(record)
                     make_dirs_durable(folder)
@@ -180,7 +183,15 @@ class EventStore:
         unfiltered = sum("unfiltered" in d.flags for d in record.decisions)
         return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged, audited, unfiltered)
 
-    def _jpeg_bytes(self, frame: Frame, record: EventRecord) -> bytes | None:
+    def _keywords(self, frame: Frame, result: DetectionResult, decision: FrameDecision) -> list[str]:
+        """XMP keywords: trapd, the deployment, what was seen (at the keep or unsure level), and any flag."""
+        policy = self._decision
+        seen = {d.category for d in result.detections
+                if d.score >= getattr(policy.thresholds, d.category) - policy.unsure_margin}
+        flags = set(decision.flags) | set(frame.flags) | ({"audit"} if decision.audit else set())
+        return ["trapd", self._deployment.id, *sorted(seen), *sorted(flags)]
+
+    def _jpeg_bytes(self, frame: Frame, record: EventRecord, keywords: list[str]) -> bytes | None:
         camera_frame = frame.camera
         if camera_frame.main is None:
             # Undecodable input: keep the bytes exactly as they came; they may still hold an animal.
@@ -197,7 +208,7 @@ class EventStore:
                 gps=self._gps,
             )
         )
-        return encode_jpeg(camera_frame.main, self._quality, exif)
+        return encode_jpeg(camera_frame.main, self._quality, exif, xmp_keywords(keywords))
 
     def sidecar(self, record: EventRecord, frame_files: list[str | None]) -> dict[str, Any]:
         assert record.decision is not None and record.detector is not None
