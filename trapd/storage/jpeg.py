@@ -110,8 +110,8 @@ def _degrees_minutes_seconds(value: float) -> tuple[IFDRational, IFDRational, IF
 
 
 def xmp_keywords(keywords: list[str]) -> bytes:
-    """An XMP packet with ``dc:subject`` keywords: what Lightroom, digiKam and Timelapse's XMP
-    reader list as the photo's keywords, so a person can filter by "animal" without trapd."""
+    """An XMP packet with ``dc:subject`` keywords: what Lightroom and digiKam list as the photo's
+    keywords, so a person can filter a card by "animal" without trapd."""
     items = "".join(f"<rdf:li>{escape(keyword)}</rdf:li>" for keyword in keywords)
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
