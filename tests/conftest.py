@@ -130,7 +130,7 @@ def config_data(root: Path, **sections: dict[str, Any]) -> dict[str, Any]:
         "event": {"gap_s": 0.2},
         "detector": {"type": "none"},
         "decision": {"audit_fraction": 0.0},  # the audit draw is random; tests that want it set it to 1
-        "storage": {"root": str(root), "reserve_mb": 0},  # the guard has tests of its own
+        "storage": {"root": str(root), "reserve_mb": 0, "ballast_mb": 0},  # guard and ballast have tests of their own
     }
     for name, values in sections.items():
         if name in ("camera", "detector") and "type" in values:

@@ -99,6 +99,13 @@ def test_ssd_outputs_by_name_and_by_shape_agree() -> None:
     assert only.box == pytest.approx((0.2, 0.1, 0.6, 0.5))  # (ymin, xmin, ...) became (x0, y0, ...)
 
 
+def test_ssd_scores_are_compared_with_min_score_at_full_precision() -> None:
+    outputs = _ssd_outputs()
+    outputs["scores"] = np.array([[0.12, 0.05]], np.float32)  # float32(0.12) is a hair under 0.12
+    assert decode_ssd(outputs, None, min_score=0.12) == []
+    assert len(decode_ssd(outputs, None, min_score=0.1199)) == 1
+
+
 def test_yolov8_decoding_keeps_the_best_of_overlapping_boxes() -> None:
     anchors = 4
     table = np.zeros((1, 84, anchors), np.float32)

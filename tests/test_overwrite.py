@@ -22,7 +22,7 @@ from tests.conftest import (
     small_card,
     start_daemon,
 )
-from trapd.detect.base import Detection, DetectionResult, DetectorInfo
+from trapd.detect.base import Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.frames import Frame
 from trapd.storage import overwrite
 from trapd.storage.catalog import Catalog, reconcile
@@ -45,6 +45,8 @@ class SceneDetector:
     def detect(self, frame: Frame) -> DetectionResult:
         if self.scene == "error":
             raise RuntimeError("interpreter failed")
+        if self.scene == "classifier":  # no box, but the second opinion says animal
+            return DetectionResult("ok", (), second_opinion=SecondOpinion("mnv2", {"animal": 0.9}, {"animal": "fox"}))
         return DetectionResult("ok", (ANIMAL,) if self.scene == "animal" else ())
 
     def close(self) -> None:
@@ -126,6 +128,62 @@ def test_frames_with_detections_stay_unless_the_setting_lets_them_go(
         assert_files_and_catalog_agree(root, catalog)
     finally:
         catalog.close()
+
+
+def test_frames_a_classifier_kept_are_protected_like_detections(tmp_path: Path, mock_factory: MockFactory) -> None:
+    scenes = ["classifier", "error"]
+    root = scenes_on_card(tmp_path, mock_factory, scenes)
+    on_its_word, _ = frames_of(root, scenes)
+    catalog = Catalog(root)
+    try:
+        Overwriter(root, catalog, room_on_a_card_of(root, 0), target_mb=1, include_detections=False).make_room()
+        assert jpegs(root) == on_its_word
+    finally:
+        catalog.close()
+
+
+def test_free_space_that_cannot_be_read_deletes_nothing(tmp_path: Path, mock_factory: MockFactory,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    root = scenes_on_card(tmp_path, mock_factory, ["error"])
+    before = jpegs(root)
+
+    def unreadable(path: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(shutil, "disk_usage", unreadable)
+    store = EventStore(make_config(tmp_path))
+    catalog = Catalog(root)
+    try:
+        done = Overwriter(root, catalog, store.room_left_mb, target_mb=1, include_detections=True).make_room()
+        assert done.total == 0 and jpegs(root) == before, "an unknown is not a full card"
+    finally:
+        catalog.close()
+
+
+def test_reconcile_leaves_the_audit_frames_of_an_event_it_could_not_index(
+        tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from trapd.storage.catalog import catalog_path
+
+    root = scenes_on_card(tmp_path, mock_factory, ["empty"])
+    audited = jpegs(root)
+    assert audited and all("/audit/" in f for f in audited)
+    catalog_path(root).unlink()  # a fresh catalog: the event must be indexed again...
+
+    def full(self: Catalog, folder: Path, sidecar: dict[str, object]) -> None:
+        raise sqlite3.OperationalError("database or disk is full")  # ...and the card is full
+
+    monkeypatch.setattr(Catalog, "add_event", full)
+    catalog = Catalog(root)
+    try:
+        report = reconcile(root, catalog)
+    finally:
+        catalog.close()
+    assert len(report.not_indexed) == 1 and not report.quarantined
+    assert jpegs(root) == audited
 
 
 class PowerCut(BaseException):
@@ -267,3 +325,35 @@ def test_exports_after_overwriting_list_what_is_left_and_remember_what_was_seen(
         from validate_camtrap_dp import validate
 
         assert validate(package, SCHEMAS) == []
+
+
+def test_a_trap_restarted_on_a_brim_full_card_overwrites_its_way_back(tmp_path: Path,
+                                                                        mock_factory: MockFactory) -> None:
+    """Something else filled the card to the last byte: the ballast gives the catalog and the
+    first sidecar rewrites room, old unfiltered frames go, and the trap captures again."""
+    from tests.test_space import fill
+
+    with small_card(tmp_path / "card", 8) as card:
+        config = make_config(card, camera={"type": "synthetic", "main_size": [1024, 768], "lores_size": [80, 60]},
+                             event={"max_per_minute": 0},
+                             storage={"reserve_mb": 1, "ballast_mb": 1, "when_full": "overwrite",
+                                      "overwrite_free_mb": 1})
+        sink = EventSink()
+        daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+        try:
+            pulse_for_events(mock_factory, sink, 4)
+        finally:
+            daemon.stop()
+        fill(card)
+        sink = EventSink()
+        daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+        try:
+            assert daemon.pipeline.wait_until_quiet(5)
+            [(_, stored)] = pulse_for_events(mock_factory, sink, 1)
+            snapshot = daemon.status.snapshot()
+        finally:
+            daemon.stop()
+        assert stored.kept == 3 and snapshot["frames_overwritten"] >= 3
+        assert not any("catalog not opened" in w for w in snapshot["warnings"])
+        (card / "filler.bin").unlink()
+        assert_card_is_sound(card)

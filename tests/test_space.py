@@ -135,15 +135,23 @@ def fill(card: Path, leave_bytes: int = 0) -> Path:
     return filler
 
 
-def test_a_trap_restarted_on_a_brim_full_card_runs_and_says_full(tmp_path: Path, mock_factory: MockFactory) -> None:
-    """A reboot on a card something else filled to the last byte: the service runs, reports FULL, recovers."""
+@pytest.mark.parametrize("ballast_mb", [1, 0])
+def test_a_trap_restarted_on_a_brim_full_card_runs_and_says_full(tmp_path: Path, mock_factory: MockFactory,
+                                                                 ballast_mb: int) -> None:
+    """A reboot on a card something else filled to the last byte: the service runs, reports FULL, recovers.
+
+    The ballast, given back, leaves the catalog room to open; without one the trap runs on files alone.
+    """
     with small_card(tmp_path / "card", 4) as card:
-        config = make_config(card, storage={"reserve_mb": 1})
-        start_daemon(config, mock_factory).stop()  # a first run made the folders
+        config = make_config(card, storage={"reserve_mb": 1, "ballast_mb": ballast_mb})
+        start_daemon(config, mock_factory).stop()  # a first run made the folders (and set the ballast aside)
+        assert (card / ".trapd" / "ballast").exists() == bool(ballast_mb)
         filler = fill(card)
         sink = EventSink()
         daemon = start_daemon(config, mock_factory, on_event_stored=sink)
         try:
+            catalog_missing = any("catalog not opened" in w for w in daemon.status.snapshot()["warnings"])
+            assert catalog_missing == (not ballast_mb)
             assert daemon.status.state == "full"
             pulse(mock_factory)
             assert daemon.pipeline.wait_until_quiet(5)

@@ -330,6 +330,11 @@ class StorageConfig(Section):
                     "overwrite: delete the oldest audit frames, then the oldest frames of events with no "
                     "detection, to make room (sidecars stay); FULL when nothing more may go.",
     )
+    ballast_mb: int = Field(
+        1, ge=0, le=64,
+        description="Space set aside in .trapd/ballast and given back when the card is full to the last byte "
+                    "(filled by something else), so the catalog and overwriting can still work; 0: none.",
+    )
     overwrite_detections: bool = Field(
         False,
         description="With overwrite: frames with detections may go too, oldest first, once nothing else is left.",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import queue
 import sqlite3
 import threading
@@ -61,6 +62,9 @@ log = logging.getLogger(__name__)
 TRIGGER_QUEUE_SIZE = 256
 #: Waits before each retry of an event that could not be written (EIO, a full card being cleared).
 STORE_RETRY_DELAYS_S = (0.5, 2.0, 5.0)
+#: While FULL with storage.when_full: overwrite, how often a refused trigger asks again for room
+#: (the last attempt may have failed: a sidecar that would not read, a card briefly unwritable).
+ROOM_RETRY_S = 60.0
 #: How often a producer blocked on a full queue checks whether its consumer has died.
 _BACKPRESSURE_CHECK_S = 1.0
 
@@ -140,6 +144,7 @@ class Pipeline:
         self._overwriting = config.storage.when_full == "overwrite"
         self._overwriter: Overwriter | None = None
         self._nothing_to_overwrite = False
+        self._room_asked_s = -ROOM_RETRY_S
         # Start times (monotonic ns) of the events of the last minute, for event.max_per_minute.
         self._recent_events: deque[int] = deque()
         self._rate_limiting = False
@@ -172,9 +177,8 @@ class Pipeline:
         if self._pretrigger is not None:
             self._pretrigger.start()
         if self._store.room_left_mb() < 0:
-            self._report_full()  # left full by the last run: FULL from the start (with overwrite, room is made)
-        elif self._overwriting:
-            self._events.put_nowait(_MAKE_ROOM)  # nearly full: room made before any trigger
+            self._report_full()  # left full by the last run: FULL from the start, not at the first trigger
+        self._ask_for_room()  # with overwrite, room is made before any trigger
         for thread in self._threads:
             thread.start()
 
@@ -390,7 +394,17 @@ class Pipeline:
             return True
         self._status.count("triggers_storage_full")
         self._report_full()
+        self._ask_for_room()
         return False
+
+    def _ask_for_room(self) -> None:
+        """With overwrite: have the store worker make room, at most once every ROOM_RETRY_S."""
+        now = time.monotonic()
+        if not self._overwriting or now - self._room_asked_s < ROOM_RETRY_S:
+            return
+        self._room_asked_s = now
+        with contextlib.suppress(queue.Full):  # a busy store worker makes room after its event anyway
+            self._events.put_nowait(_MAKE_ROOM)
 
     def _report_full(self) -> None:
         if not self._full:
@@ -399,9 +413,6 @@ class Pipeline:
                       "freed; the trap keeps running", self._store.root)
             self._status.warn("storage reached its reserve: capture stopped (FULL)")
             self._status.set_state("full")
-            if self._overwriting:
-                with contextlib.suppress(queue.Full):  # a busy store worker makes room after its event anyway
-                    self._events.put_nowait(_MAKE_ROOM)
 
     def _rate_limited(self, trigger: Trigger) -> bool:
         """True if this trigger would open one event too many this minute (a wind storm)."""
@@ -601,7 +612,11 @@ class Pipeline:
         storage = self._config.storage
         if not self._overwriting or self._store.catalog is None:
             return
-        if self._store.room_left_mb() >= storage.overwrite_free_mb:
+        room_mb = self._store.room_left_mb()
+        if math.isnan(room_mb):
+            log.warning("free space of %s cannot be read: nothing overwritten on a guess", self._store.root)
+            return
+        if room_mb >= storage.overwrite_free_mb:
             return
         if self._overwriter is None:
             self._overwriter = Overwriter(self._store.root, self._store.catalog, self._store.room_left_mb,
@@ -618,6 +633,8 @@ class Pipeline:
             self._status.count("frames_overwritten", done.total)
             log.info("storage nearly full: %d old frames overwritten (%s), %.1f MB freed", done.total,
                      ", ".join(f"{tier} {count}" for tier, count in done.frames.items()), done.freed_bytes / 2**20)
+        if done.enough:
+            self._store.ensure_ballast()  # given back on a brim-full start: set aside again now there is room
         if not done.enough and not self._nothing_to_overwrite:
             hint = ("" if storage.overwrite_detections
                     else "; frames with detections are kept (storage.overwrite_detections)")

@@ -30,7 +30,7 @@ def decode_ssd(outputs: Mapping[str, npt.NDArray[np.float32]], names: SsdOutputN
     boxes, classes, scores, count = _ssd_tensors(outputs, names)
     valid = min(int(count.reshape(-1)[0]), scores.size)
     all_scores = scores.reshape(-1)[:valid]
-    chosen = np.flatnonzero(all_scores >= min_score)
+    chosen = np.flatnonzero(all_scores.astype(np.float64) >= min_score)  # as float(score) >= min_score did
     clipped = np.clip(boxes.reshape(-1, 4)[chosen], 0.0, 1.0).tolist()
     return [RawDetection(int(class_index), float(score), (xmin, ymin, xmax, ymax))
             for class_index, score, (ymin, xmin, ymax, xmax)

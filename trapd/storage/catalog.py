@@ -158,12 +158,15 @@ class Catalog:
         """(event folder, media file) that ``storage.when_full: overwrite`` may delete in this tier, oldest first.
 
         ``audit``: audit-sample frames; ``undetected``: kept frames of events whose kept frames have
-        no detection; ``detected``: any kept frame (see trapd/storage/overwrite.py).
+        no detection and no classifier's second opinion; ``detected``: any kept frame (see
+        trapd/storage/overwrite.py).
         """
         where = {
             "audit": "m.audit = 1",
-            "undetected": "m.audit = 0 AND NOT EXISTS (SELECT 1 FROM media k JOIN detections d "
-                          "ON d.media_id = k.media_id WHERE k.event_id = m.event_id AND k.audit = 0)",
+            # A frame kept on a classifier's word has no detection rows, but is evidence all the same.
+            "undetected": "m.audit = 0 AND NOT EXISTS (SELECT 1 FROM media k LEFT JOIN detections d "
+                          "ON d.media_id = k.media_id WHERE k.event_id = m.event_id AND k.audit = 0 "
+                          "AND (d.media_id IS NOT NULL OR k.reason LIKE 'second opinion:%'))",
             "detected": "m.audit = 0",
         }[tier]
         return list(self._db.execute(
@@ -247,7 +250,7 @@ def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
                 report.not_indexed.append(sidecar["event_id"])
                 continue
             report.indexed.append(sidecar["event_id"])
-    indexed = catalog.indexed_events()
+    indexed = catalog.indexed_events() | set(report.not_indexed)  # not indexed yet, but complete on disk
     for folder in audit_folders(root):
         if folder.name not in indexed:  # audit frames of an event whose sidecar never landed
             report.quarantined.append(_quarantine(root, folder))

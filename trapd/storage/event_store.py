@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import shutil
 import sqlite3
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 SIDECAR_NAME = "event.json"
 SIDECAR_SCHEMA_VERSION = 1
 STATE_DIR_NAME = ".trapd"
+#: storage.ballast_mb lives here, in the state folder.
+BALLAST_NAME = "ballast"
+#: Less free space than this is "full to the last byte": SQLite and atomic rewrites need a little.
+BRIM_FULL_BYTES = 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class EventStore:
         self._decision = config.decision
         self._policy = config.decision.model_dump()
         self._reserve_mb = config.storage.reserve_mb
+        self._ballast_mb = config.storage.ballast_mb
         deployment = config.deployment
         latitude, longitude, precision = deployment.latitude, deployment.longitude, deployment.coordinate_precision
         self._gps = (
@@ -109,6 +115,7 @@ class EventStore:
 
     def prepare(self) -> None:
         """Create the storage folders and prove they are writable, before anything is captured."""
+        self._release_ballast_if_brim_full()
         try:
             make_dirs_durable(state_dir(self.root))
             make_dirs_durable(self.root / self._deployment.id)
@@ -133,13 +140,43 @@ class EventStore:
                 f"storage {self.root} cannot be used ({exc.strerror or exc}); "
                 "pass --storage DIR naming a writable folder"
             ) from None
+        self.ensure_ballast()
+
+    def ensure_ballast(self) -> None:
+        """Set ``storage.ballast_mb`` aside (see :meth:`prepare`), where there is room to spare for it."""
+        path = state_dir(self.root) / BALLAST_NAME
+        size = self._ballast_mb * 2**20
+        if not size or path.exists() or not self.room_left_mb() >= 2 * self._ballast_mb:
+            return
+        try:
+            write_atomic(path, bytes(size))
+        except OSError as exc:  # a race with something filling the card: the trap works without it
+            log.warning("storage %s: the %d MB ballast could not be set aside (%s)", self.root, self._ballast_mb,
+                        exc.strerror or exc)
+
+    def _release_ballast_if_brim_full(self) -> None:
+        # A card full to the last byte leaves SQLite no room for its WAL and a deletion no room for
+        # the sidecar it rewrites first: give the ballast back so both can work.
+        path = state_dir(self.root) / BALLAST_NAME
+        try:
+            if path.exists() and shutil.disk_usage(self.root).free < BRIM_FULL_BYTES:
+                path.unlink()
+                log.warning("storage %s is full to the last byte: released the %d MB ballast so the catalog "
+                            "and clean-up can work", self.root, self._ballast_mb)
+        except OSError as exc:
+            log.error("storage %s: the ballast could not be released (%s)", self.root, exc.strerror or exc)
 
     def room_left_mb(self) -> float:
-        """Free space beyond the reserve, in MB (negative: into the reserve, or unknown)."""
+        """Free space beyond the reserve, in MB; negative: into the reserve.
+
+        NaN when it cannot be read: every comparison with NaN is false, so the free-space guard
+        takes it as no room (capture stops) and overwriting takes it as no need (nothing deleted
+        on a guess).
+        """
         try:
             free = shutil.disk_usage(self.root).free
         except OSError:
-            return -1.0
+            return math.nan
         return free / 2**20 - self._reserve_mb
 
     def event_dir(self, record: EventRecord) -> Path:

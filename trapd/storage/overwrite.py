@@ -3,8 +3,9 @@
 What goes first, oldest first within each tier:
 
 1. ``audit``: frames the filter discarded and kept only as an audit sample;
-2. ``undetected``: kept frames of events in which no kept frame has a detection (no detector,
-   fail-open, detector errors, time-lapse of an empty scene);
+2. ``undetected``: kept frames of events in which no kept frame has a detection or a
+   classifier's second opinion (no detector, fail-open, detector errors, time-lapse of an
+   empty scene);
 3. ``detected``: everything else, and only with ``storage.overwrite_detections: true``.
 
 Sidecars always stay: the record that an event happened, and what was detected, outlives its
@@ -25,6 +26,7 @@ reconciliation drops. No state leaves a sidecar or a row promising a file that i
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -146,8 +148,10 @@ def _remove_if_empty(directory: Path) -> None:
     for folder in (directory, directory.parent):
         try:
             os.rmdir(folder)
-        except OSError:
-            return  # not empty (or already gone): stop climbing
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+                return  # not empty (or already gone): stop climbing
+            raise
         fsync_dir(folder.parent)
 
 
