@@ -21,6 +21,7 @@ from tests.conftest import (
     pulse_for_events,
     small_card,
     start_daemon,
+    wait_until,
 )
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.frames import Frame
@@ -348,7 +349,7 @@ def test_a_trap_restarted_on_a_brim_full_card_overwrites_its_way_back(tmp_path: 
         sink = EventSink()
         daemon = start_daemon(config, mock_factory, on_event_stored=sink)
         try:
-            assert daemon.pipeline.wait_until_quiet(5)
+            wait_until(lambda: daemon.status.counts()["frames_overwritten"] > 0, what="room made at start")
             [(_, stored)] = pulse_for_events(mock_factory, sink, 1)
             snapshot = daemon.status.snapshot()
         finally:
