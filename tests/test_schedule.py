@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import EventSink, make_config, pulse, start_daemon
+from tests.conftest import EventSink, make_config, pulse, run_one_event, start_daemon
 from trapd.config import ScheduleConfig, TrapdConfig, parse_config
 from trapd.daemon import timelapse
 from trapd.errors import ConfigError
@@ -131,13 +131,7 @@ def test_timelapse_captures_are_labelled_for_camtrap_dp(tmp_path: Path, mock_fac
 
 
 def test_a_motion_event_is_activity_detection(tmp_path: Path, mock_factory: MockFactory) -> None:
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path), mock_factory, on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, _)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    record, _, _ = run_one_event(make_config(tmp_path), mock_factory)
     assert record.capture_method == "activityDetection"
 
 

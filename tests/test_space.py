@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import EventSink, assert_card_is_sound, make_config, pulse, small_card, start_daemon, wait_until
+from tests.conftest import (
+    EventSink,
+    assert_card_is_sound,
+    make_config,
+    pulse,
+    run_one_event,
+    small_card,
+    start_daemon,
+    wait_until,
+)
 from trapd.storage.event_store import SIDECAR_NAME, EventStore
 
 
@@ -39,13 +48,7 @@ def test_filling_up_mid_event_ends_it_and_keeps_what_was_captured(tmp_path: Path
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     checks = iter([10.0, 10.0, -1.0] + [-1.0] * 10)  # at start-up, for the event, then gone after its first burst
     monkeypatch.setattr(EventStore, "room_left_mb", lambda self: next(checks))
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 1.0}), mock_factory, on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        [(record, stored)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
+    record, stored, _ = run_one_event(make_config(tmp_path, event={"gap_s": 1.0}), mock_factory)
     assert record.end_reason == "storage_full"
     assert len(stored.files) == 3
     assert json.loads((stored.directory / SIDECAR_NAME).read_text())["end_reason"] == "storage_full"
