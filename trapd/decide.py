@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from trapd.config import DecisionConfig
 from trapd.detect.base import Detection, DetectionResult
+from trapd.frames import Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,11 @@ class FrameDecision:
 class EventDecision:
     keep: bool
     reason: str
+
+
+def frame_flags(frame: Frame, decision: FrameDecision) -> tuple[str, ...]:
+    """Everything flagged about a frame: by its decision (detector_error, unfiltered) and its capture (undecodable)."""
+    return tuple(sorted(set(decision.flags) | set(frame.flags)))
 
 
 def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecision:

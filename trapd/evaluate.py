@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import csv
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from trapd.config import TrapdConfig
-from trapd.decide import decide_frame
+from trapd.decide import decide_frame, frame_flags
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import InputError
 from trapd.frames import Trigger
-from trapd.replay import photo_frame
+from trapd.replay import lores_size_for, photo_frame
 from trapd.timebase import Instant
 
 NON_EMPTY = ("animal", "person", "vehicle")
@@ -49,13 +50,10 @@ def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
     if not path.is_file():
         raise InputError(f"{path} is not a file; give the paths of JPEG photos")
     now = Instant.now()
-    # The low-resolution frame at the model's input size, as replay makes it: both judge alike.
-    lores_size = detector.info.input_size or config.camera.lores_size
-    frame = photo_frame(path, lores_size, "detect", 0, Trigger(now, "manual"), now)
+    frame = photo_frame(path, lores_size_for(detector, config), "detect", 0, Trigger(now, "manual"), now)
     result = run_detector(detector, frame)
     decision = decide_frame(result, config.decision)
-    flags = tuple(sorted(set(decision.flags) | set(frame.flags)))
-    return Judgement(path.name, decision.keep, decision.reason, flags, result)
+    return Judgement(path.name, decision.keep, decision.reason, frame_flags(frame, decision), result)
 
 
 @dataclass
@@ -126,16 +124,28 @@ def read_ground_truth(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+_Outcome = TypeVar("_Outcome")
+
+
+def _timed(detector: Detector, config: TrapdConfig, warm_up: Path | None,
+           run: Callable[[], _Outcome]) -> tuple[_Outcome, float | None]:
+    """``run()``, after one warm-up photo (the first invoke is slow), with the ms it spent inside
+    the interpreters, where the detector counts them."""
+    if warm_up is not None:
+        judge(warm_up, detector, config)
+    before = getattr(detector, "invoke_ns", None)
+    outcome = run()
+    after = getattr(detector, "invoke_ns", None)
+    if isinstance(before, int) and isinstance(after, int):
+        return outcome, (after - before) / 1e6
+    return outcome, None
+
+
 def evaluate(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig) -> EvalReport:
     labelled = read_ground_truth(ground_truth)
-    if labelled:
-        judge(images_dir / labelled[0][0], detector, config)  # warm-up: the first invoke is slow
-    invoke_ns_before = getattr(detector, "invoke_ns", None)
-    rows = [(name, label, judge(images_dir / name, detector, config)) for name, label in labelled]
-    invoke_ns_after = getattr(detector, "invoke_ns", None)
-    invoke_ms = None
-    if isinstance(invoke_ns_before, int) and isinstance(invoke_ns_after, int):
-        invoke_ms = (invoke_ns_after - invoke_ns_before) / 1e6
+    rows, invoke_ms = _timed(detector, config, images_dir / labelled[0][0] if labelled else None,
+                             lambda: [(name, label, judge(images_dir / name, detector, config))
+                                      for name, label in labelled])
     return EvalReport(rows, detector.info.name, invoke_ms)
 
 
@@ -145,23 +155,21 @@ def evaluate_events(images_dir: Path, ground_truth: Path, detector: Detector, co
     from trapd.replay import replay
 
     labels = dict(read_ground_truth(ground_truth))
-    if labels:
-        judge(images_dir / next(iter(labels)), detector, config)  # warm-up: the first invoke is slow
-    invoke_ns_before = getattr(detector, "invoke_ns", None)
-    rows, events = [], []
-    for record, _ in replay(images_dir, detector, config):
-        files = []
-        for frame, result, decision in zip(record.frames, record.results, record.decisions, strict=True):
-            file = frame.camera.source_name or ""
-            files.append(file)
-            if file in labels:
-                flags = tuple(sorted(set(decision.flags) | set(frame.flags)))
-                rows.append((file, labels[file], Judgement(file, decision.keep, decision.reason, flags, result)))
-        events.append(files)
-    invoke_ns_after = getattr(detector, "invoke_ns", None)
-    invoke_ms = None
-    if isinstance(invoke_ns_before, int) and isinstance(invoke_ns_after, int):
-        invoke_ms = (invoke_ns_after - invoke_ns_before) / 1e6
+
+    def score() -> tuple[list[tuple[str, str, Judgement]], list[list[str]]]:
+        rows, events = [], []
+        for record, _ in replay(images_dir, detector, config):  # one event in memory at a time
+            files = []
+            for frame, result, decision in zip(record.frames, record.results, record.decisions, strict=True):
+                file = frame.camera.source_name or ""
+                files.append(file)
+                if file in labels:
+                    judgement = Judgement(file, decision.keep, decision.reason, frame_flags(frame, decision), result)
+                    rows.append((file, labels[file], judgement))
+            events.append(files)
+        return rows, events
+
+    (rows, events), invoke_ms = _timed(detector, config, images_dir / next(iter(labels)) if labels else None, score)
     missing = sorted(set(labels) - {file for file, _, _ in rows})
     if missing:
         raise InputError(f"ground truth {ground_truth} names photos not in {images_dir}: {', '.join(missing[:5])}")

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from trapd.config import TfliteDetectorConfig, TrapdConfig
-from trapd.decide import decide_event
+from trapd.decide import decide_event, frame_flags
 from trapd.detect.base import Detector, run_detector
 from trapd.errors import InputError
 from trapd.event import EventRecord, new_event_id
@@ -45,6 +45,12 @@ class Photo:
     taken: datetime  # aware, UTC
     #: The time came from the camera (EXIF), not from the file system: it may join an event.
     camera_time: bool = True
+
+
+def lores_size_for(detector: Detector, config: TrapdConfig) -> tuple[int, int]:
+    """The low-resolution frame a photo is given: at the model's input size, made on the decoding
+    side as a Pi's ISP would make it, so the detector does no resize (detect, replay and eval alike)."""
+    return detector.info.input_size or config.camera.lores_size
 
 
 def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: int, trigger: Trigger,
@@ -168,8 +174,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
     detector_config = config.detector
     tiles = detector_config.tiles if isinstance(detector_config, TfliteDetectorConfig) else (1, 1)
     full_resolution = store is not None or tiles[0] * tiles[1] > 1
-    # Scaled to the model's input on the decoding thread, so the detector's thread does no resize.
-    lores_size = detector.info.input_size or config.camera.lores_size
+    lores_size = lores_size_for(detector, config)
     plans = []
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
@@ -215,7 +220,7 @@ def frame_lines(record: EventRecord) -> Iterator[dict[str, Any]]:
             "keep": decision.keep,
             "audit": decision.audit,
             "reason": decision.reason,
-            "flags": sorted(set(decision.flags) | set(frame.flags)),
+            "flags": list(frame_flags(frame, decision)),
             "detections": [d.as_json() for d in result.detections],
             "latency_ms": round(result.latency_ms, 2),
         }

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config import TrapdConfig
-from trapd.decide import FrameDecision
+from trapd.decide import FrameDecision, frame_flags
 from trapd.detect.base import DetectionResult
 from trapd.errors import InputError, StorageError
 from trapd.event import EventRecord
@@ -215,7 +215,7 @@ class EventStore:
                 log.warning("event %s stored, but not indexed yet (%s); it will be at the next start",
                             record.event_id, exc)
         kept = sum(d.keep for d in record.decisions)
-        flagged = sum(bool(d.flags) or bool(f.flags) for d, f in zip(record.decisions, record.frames, strict=True))
+        flagged = sum(bool(frame_flags(f, d)) for d, f in zip(record.decisions, record.frames, strict=True))
         audited = sum(d.audit for d in record.decisions)
         unfiltered = sum("unfiltered" in d.flags for d in record.decisions)
         return StoredEvent(directory, tuple(files), kept, len(record.frames) - kept, flagged, audited, unfiltered)
@@ -225,7 +225,7 @@ class EventStore:
         policy = self._decision
         seen = {d.category for d in result.detections
                 if d.score >= getattr(policy.thresholds, d.category) - policy.unsure_margin}
-        flags = set(decision.flags) | set(frame.flags) | ({"audit"} if decision.audit else set())
+        flags = {*frame_flags(frame, decision), *(["audit"] if decision.audit else [])}
         return ["trapd", self._deployment.id, *sorted(seen), *sorted(flags)]
 
     def _jpeg_bytes(self, frame: Frame, record: EventRecord, keywords: list[str]) -> bytes | None:
@@ -261,7 +261,7 @@ class EventStore:
                     "keep": decision.keep,
                     "audit": decision.audit,
                     "reason": decision.reason,
-                    "flags": sorted(set(decision.flags) | set(frame.flags)),
+                    "flags": list(frame_flags(frame, decision)),
                     "pretrigger": frame.pretrigger,
                     "capture_utc": iso_utc(frame.captured.utc),
                     "capture_monotonic_ns": frame.captured.monotonic_ns,
