@@ -27,7 +27,7 @@ from trapd.frames import CameraFrame, Frame
 from trapd.hardware.camera import Camera
 from trapd.storage.atomic import TMP_SUFFIX
 from trapd.storage.catalog import Catalog, reconcile
-from trapd.storage.event_store import STATE_DIR_NAME, StoredEvent, read_sidecars
+from trapd.storage.event_store import STATE_DIR_NAME, StoredEvent, catalog_name, frame_path, read_sidecars
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -87,7 +87,7 @@ def assert_files_and_catalog_agree(root: Path, catalog: Catalog) -> None:
     for folder, sidecar in read_sidecars(root):
         for frame in sidecar["frames"]:
             if frame.get("file"):
-                claimed.add((folder / frame["file"]).resolve().relative_to(root.resolve()).as_posix())
+                claimed.add(catalog_name(root, frame_path(folder, frame["file"])))
     assert claimed == jpegs(root)
     assert set(catalog.media_files()) == claimed
 

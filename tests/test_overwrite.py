@@ -27,7 +27,7 @@ from trapd.detect.base import Detection, DetectionResult, DetectorInfo, SecondOp
 from trapd.frames import Frame
 from trapd.storage import overwrite
 from trapd.storage.catalog import Catalog, reconcile
-from trapd.storage.event_store import EventStore, read_sidecars
+from trapd.storage.event_store import EventStore, catalog_name, frame_path, read_sidecars
 from trapd.storage.overwrite import Overwriter, overwrite_frames
 
 SCHEMAS = SHARED / "camtrap-dp"
@@ -73,7 +73,7 @@ def frames_of(root: Path, scenes: list[str]) -> list[set[str]]:
     """The JPEGs of each event, in the order the scenes were shot."""
     by_event = []
     for folder, sidecar in read_sidecars(root):
-        by_event.append({(folder / f["file"]).resolve().relative_to(root.resolve()).as_posix()
+        by_event.append({catalog_name(root, frame_path(folder, f["file"]))
                          for f in sidecar["frames"] if f.get("file")})
     assert len(by_event) == len(scenes)
     return by_event

@@ -23,7 +23,7 @@ from trapd import __version__
 from trapd.config import TrapdConfig
 from trapd.errors import ConfigError
 from trapd.storage.atomic import make_dirs_durable, write_atomic
-from trapd.storage.event_store import read_sidecars, rounded_coordinate
+from trapd.storage.event_store import catalog_name, frame_path, read_sidecars, rounded_coordinate
 from trapd.timebase import parse_utc
 
 VERSION = "1.0.2"
@@ -92,8 +92,9 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
             if not frame.get("file"):
                 continue
             media_id = Path(frame["file"]).stem
-            relative = Path("media") / (folder / frame["file"]).resolve().relative_to(root.resolve())
-            _place(folder / frame["file"], out / relative)
+            stored = frame_path(folder, frame["file"])
+            relative = Path("media") / catalog_name(root, stored)
+            _place(stored, out / relative)
             rows["media"].append({
                 "mediaID": media_id, "deploymentID": deployment.id, "captureMethod": sidecar["capture_method"],
                 "timestamp": _stamp(frame["capture_utc"], zone), "filePath": relative.as_posix(),

@@ -30,7 +30,7 @@ from typing import Any
 
 from trapd.errors import InputError, StorageError
 from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
-from trapd.storage.event_store import SIDECAR_NAME, state_dir
+from trapd.storage.event_store import SIDECAR_NAME, catalog_name, frame_path, read_sidecar, state_dir
 from trapd.storage.overwrite import finish_overwrites
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class Catalog:
             for frame in sidecar["frames"]:
                 if not frame.get("file"):
                     continue
-                file = (folder / frame["file"]).resolve().relative_to(self.root.resolve()).as_posix()
+                file = catalog_name(self.root, frame_path(folder, frame["file"]))
                 media_id = Path(frame["file"]).stem
                 self._db.execute(
                     "INSERT INTO media VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -232,12 +232,11 @@ def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
         report.removed_temporaries.append(temporary.relative_to(root).as_posix())
     indexed = catalog.indexed_events()
     for folder in event_folders(root):
-        sidecar_path = folder / SIDECAR_NAME
-        if not sidecar_path.is_file():
+        if not (folder / SIDECAR_NAME).is_file():
             report.quarantined.append(_quarantine(root, folder))
             continue
         try:
-            sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+            sidecar = read_sidecar(folder)
         except (OSError, ValueError):
             report.unreadable_sidecars.append(_quarantine(root, folder))
             continue

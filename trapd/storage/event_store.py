@@ -58,6 +58,28 @@ class StoredEvent:
     unfiltered: int = 0
 
 
+def read_sidecar(folder: Path) -> dict[str, Any]:
+    """An event folder's sidecar (OSError or ValueError if it is missing or not JSON)."""
+    data: dict[str, Any] = json.loads((folder / SIDECAR_NAME).read_text(encoding="utf-8"))
+    return data
+
+
+def write_sidecar(folder: Path, sidecar: dict[str, Any]) -> None:
+    """Replace an event folder's sidecar, atomically and durably."""
+    write_atomic(folder / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
+
+
+def frame_path(folder: Path, name: str) -> Path:
+    """Where a sidecar's frame file is. Names are relative to the event folder (audit frames are
+    ``../../audit/...``); this is plain path arithmetic, no file-system call."""
+    return Path(os.path.normpath(folder / name))
+
+
+def catalog_name(root: Path, path: Path) -> str:
+    """A stored file's name in the catalog and the exports: relative to the storage root, with '/'."""
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
 def read_sidecars(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every event sidecar under a storage root, oldest first, with its folder."""
     if not root.is_dir():
@@ -66,7 +88,7 @@ def read_sidecars(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
         if STATE_DIR_NAME in path.parts:
             continue
         try:
-            yield path.parent, json.loads(path.read_text(encoding="utf-8"))
+            yield path.parent, read_sidecar(path.parent)
         except (OSError, ValueError) as exc:
             raise InputError(f"event sidecar {path} cannot be read ({exc}); move that event folder aside "
                              "and export again") from None
@@ -206,7 +228,7 @@ class EventStore:
                     name = Path(os.path.relpath(path, directory)).as_posix()  # audit frames: ../../audit/...
             frame_files.append(name)
         sidecar = self.sidecar(record, frame_files)
-        write_atomic(directory / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
+        write_sidecar(directory, sidecar)
         if self.catalog is not None:
             try:
                 self.catalog.add_event(directory, sidecar)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from trapd.storage.atomic import write_atomic
 from trapd.storage.catalog import Catalog
-from trapd.storage.event_store import SIDECAR_NAME, read_sidecars, state_dir
+from trapd.storage.event_store import frame_path, read_sidecars, state_dir, write_sidecar
 from trapd.storage.jpeg import serialise_exif, set_capture_time
 from trapd.timebase import iso_utc, parse_utc
 
@@ -63,8 +63,8 @@ def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> list[str]:
         elif not fix.start <= start <= fix.end:
             continue
         if fix.fix_id not in applied:
-            _shift_event(folder, sidecar, fix)
-        catalog.add_event(folder, json.loads((folder / SIDECAR_NAME).read_text()))
+            _shift_event(folder, sidecar, fix)  # shifts the sidecar in place, and writes it
+        catalog.add_event(folder, sidecar)
         fixed.append(str(sidecar["event_id"]))
     return fixed
 
@@ -74,7 +74,7 @@ def _shift_event(folder: Path, sidecar: dict[str, Any], fix: TimeFix) -> None:
     for frame in sidecar["frames"]:
         frame["capture_utc"] = _shifted(frame["capture_utc"], fix.offset)
         if frame.get("file"):
-            path = folder / frame["file"]
+            path = frame_path(folder, frame["file"])
             if path.is_file():
                 _rewrite_exif_time(path, parse_utc(frame["capture_utc"]).astimezone(zone))
     for key in ("start_utc", "end_utc"):
@@ -82,7 +82,7 @@ def _shift_event(folder: Path, sidecar: dict[str, Any], fix: TimeFix) -> None:
     for trigger in sidecar["triggers"]:
         trigger["utc"] = _shifted(trigger["utc"], fix.offset)
     sidecar["time_fixes"] = [*sidecar.get("time_fixes", []), fix.fix_id]
-    write_atomic(folder / SIDECAR_NAME, (json.dumps(sidecar, indent=2) + "\n").encode())
+    write_sidecar(folder, sidecar)
 
 
 def _shifted(text: str, offset: timedelta) -> str:

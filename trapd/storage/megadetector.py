@@ -16,7 +16,7 @@ from typing import Any
 
 from trapd import __version__
 from trapd.storage.atomic import make_dirs_durable, write_atomic
-from trapd.storage.event_store import read_sidecars
+from trapd.storage.event_store import catalog_name, frame_path, read_sidecars
 
 CATEGORY_IDS = {"animal": "1", "person": "2", "vehicle": "3"}
 FORMAT_VERSION = "1.4"
@@ -30,8 +30,7 @@ def megadetector_json(root: Path) -> dict[str, Any]:
         for frame in sidecar["frames"]:
             if not frame.get("file"):
                 continue  # discarded: not on the card, so nothing for a viewer to show
-            image = (folder / frame["file"]).resolve().relative_to(root.resolve())
-            entry: dict[str, Any] = {"file": image.as_posix()}
+            entry: dict[str, Any] = {"file": catalog_name(root, frame_path(folder, frame["file"]))}
             if frame["detector_status"] == "ok":
                 detections = [
                     {"category": CATEGORY_IDS[d["category"]], "conf": round(float(d["score"]), 4),

@@ -27,7 +27,6 @@ reconciliation drops. No state leaves a sidecar or a row promising a file that i
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -36,8 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from trapd.storage.atomic import fsync_dir, write_atomic
-from trapd.storage.event_store import SIDECAR_NAME
+from trapd.storage.atomic import fsync_dir
+from trapd.storage.event_store import catalog_name, frame_path, read_sidecar, write_sidecar
 from trapd.timebase import iso_utc
 
 if TYPE_CHECKING:
@@ -99,17 +98,17 @@ def overwrite_frames(root: Path, folder: Path, files: list[str], tier: Tier, cat
 
     ``files`` are paths relative to the storage root, as the catalog holds them.
     """
-    sidecar_path = folder / SIDECAR_NAME
-    sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-    doomed = {(root / f).resolve() for f in files}
+    sidecar = read_sidecar(folder)
+    doomed = set(files)
     now = iso_utc(datetime.now(UTC))
     victims: list[Path] = []
     for frame in sidecar["frames"]:
-        if frame.get("file") and (folder / frame["file"]).resolve() in doomed:
+        path = frame_path(folder, frame["file"]) if frame.get("file") else None
+        if path is not None and catalog_name(root, path) in doomed:
             frame["overwritten"] = {"file": frame["file"], "utc": now, "tier": tier}
             frame["file"] = None
-            victims.append(_path_in(folder, frame["overwritten"]["file"]))
-    write_atomic(sidecar_path, (json.dumps(sidecar, indent=2) + "\n").encode())  # 1. nobody counts on them now
+            victims.append(path)
+    write_sidecar(folder, sidecar)  # 1. nobody counts on them now
     freed = sum(_unlink(path) for path in victims)  # 2.
     if catalog is not None:
         catalog.add_event(folder, sidecar)  # 3.
@@ -118,17 +117,12 @@ def overwrite_frames(root: Path, folder: Path, files: list[str], tier: Tier, cat
 
 def finish_overwrites(folder: Path, sidecar: dict[str, Any]) -> list[Path]:
     """Unlink the files a sidecar marks as overwritten but that a power cut left behind."""
-    leftovers = [_path_in(folder, frame["overwritten"]["file"])
+    leftovers = [frame_path(folder, frame["overwritten"]["file"])
                  for frame in sidecar["frames"] if frame.get("overwritten")]
     leftovers = [path for path in leftovers if path.is_file()]
     for path in leftovers:
         _unlink(path)
     return leftovers
-
-
-def _path_in(folder: Path, file: str) -> Path:
-    """A sidecar's file name as a clean path (audit frames are ``../../audit/...`` from the event)."""
-    return Path(os.path.normpath(folder / file))
 
 
 def _unlink(path: Path) -> int:
