@@ -97,7 +97,7 @@ def test_audit_frames_go_first_then_events_with_no_detection_oldest_first(
     catalog = Catalog(root)
     try:
         # Room is wanted for exactly the audit frames and the oldest event with no detection.
-        done = Overwriter(root, catalog, room_on_a_card_of(root, used), target_mb=expendable_first / 2**20,
+        done = Overwriter(catalog, room_on_a_card_of(root, used), target_mb=expendable_first / 2**20,
                           include_detections=False).make_room()
         assert done.enough and done.frames == {"audit": 6, "undetected": 3}
         assert jpegs(root) == animal_1 | animal_2 | error_2
@@ -118,12 +118,12 @@ def test_frames_with_detections_stay_unless_the_setting_lets_them_go(
     catalog = Catalog(root)
     try:
         never_enough = room_on_a_card_of(root, 0)
-        done = Overwriter(root, catalog, never_enough, target_mb=1, include_detections=False).make_room()
+        done = Overwriter(catalog, never_enough, target_mb=1, include_detections=False).make_room()
         assert not done.enough, "the detections may not go, so the room cannot be made"
         assert jpegs(root) == animal_1 | animal_2
         one_event = sum((root / f).stat().st_size for f in animal_1) / 2**20
         room = room_on_a_card_of(root, sum((root / f).stat().st_size for f in jpegs(root)))
-        done = Overwriter(root, catalog, room, target_mb=one_event, include_detections=True).make_room()
+        done = Overwriter(catalog, room, target_mb=one_event, include_detections=True).make_room()
         assert done.enough and done.frames == {"detected": 3}
         assert jpegs(root) == animal_2, "the oldest detection goes first"
         assert_files_and_catalog_agree(root, catalog)
@@ -137,7 +137,7 @@ def test_frames_a_classifier_kept_are_protected_like_detections(tmp_path: Path, 
     on_its_word, _ = frames_of(root, scenes)
     catalog = Catalog(root)
     try:
-        Overwriter(root, catalog, room_on_a_card_of(root, 0), target_mb=1, include_detections=False).make_room()
+        Overwriter(catalog, room_on_a_card_of(root, 0), target_mb=1, include_detections=False).make_room()
         assert jpegs(root) == on_its_word
     finally:
         catalog.close()
@@ -157,7 +157,7 @@ def test_free_space_that_cannot_be_read_deletes_nothing(tmp_path: Path, mock_fac
     store = EventStore(make_config(tmp_path))
     catalog = Catalog(root)
     try:
-        done = Overwriter(root, catalog, store.room_left_mb, target_mb=1, include_detections=True).make_room()
+        done = Overwriter(catalog, store.room_left_mb, target_mb=1, include_detections=True).make_room()
         assert done.total == 0 and jpegs(root) == before, "an unknown is not a full card"
     finally:
         catalog.close()

@@ -141,8 +141,15 @@ class Pipeline:
         self._camera_lock = threading.Lock()
         self._backpressure = False
         self._full = False
-        self._overwriting = config.storage.when_full == "overwrite"
-        self._overwriter: Overwriter | None = None
+        storage = config.storage
+        # storage.when_full: overwrite, where there is a catalog to choose by (a brim-full card
+        # without a ballast may leave the daemon running on files alone).
+        self._overwriter = (
+            Overwriter(store.catalog, store.room_left_mb, target_mb=2 * storage.overwrite_free_mb,
+                       include_detections=storage.overwrite_detections)
+            if storage.when_full == "overwrite" and store.catalog is not None
+            else None
+        )
         self._nothing_to_overwrite = False
         self._room_asked_s = -ROOM_RETRY_S
         # Start times (monotonic ns) of the events of the last minute, for event.max_per_minute.
@@ -400,7 +407,7 @@ class Pipeline:
     def _ask_for_room(self) -> None:
         """With overwrite: have the store worker make room, at most once every ROOM_RETRY_S."""
         now = time.monotonic()
-        if not self._overwriting or now - self._room_asked_s < ROOM_RETRY_S:
+        if self._overwriter is None or now - self._room_asked_s < ROOM_RETRY_S:
             return
         self._room_asked_s = now
         with contextlib.suppress(queue.Full):  # a busy store worker makes room after its event anyway
@@ -610,7 +617,7 @@ class Pipeline:
     def _make_room(self) -> None:
         """With ``storage.when_full: overwrite``: below ``overwrite_free_mb`` of room, delete old expendable frames."""
         storage = self._config.storage
-        if not self._overwriting or self._store.catalog is None:
+        if self._overwriter is None:
             return
         room_mb = self._store.room_left_mb()
         if math.isnan(room_mb):
@@ -618,10 +625,6 @@ class Pipeline:
             return
         if room_mb >= storage.overwrite_free_mb:
             return
-        if self._overwriter is None:
-            self._overwriter = Overwriter(self._store.root, self._store.catalog, self._store.room_left_mb,
-                                          target_mb=2 * storage.overwrite_free_mb,
-                                          include_detections=storage.overwrite_detections)
         try:
             done = self._overwriter.make_room()
         except (OSError, ValueError, sqlite3.Error) as exc:

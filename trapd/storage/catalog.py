@@ -30,7 +30,7 @@ from typing import Any
 
 from trapd.errors import InputError, StorageError
 from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
-from trapd.storage.event_store import SIDECAR_NAME, catalog_name, frame_path, read_sidecar, state_dir
+from trapd.storage.event_store import BRIM_FULL_BYTES, SIDECAR_NAME, catalog_name, frame_path, read_sidecar, state_dir
 from trapd.storage.overwrite import finish_overwrites
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,6 @@ def offline_catalog(root: Path) -> Iterator[Catalog]:
         lock.release()
 
 
-#: Below this much free space, a catalog that will not open is taken to want room for its WAL files.
-_FULL_BYTES = 1 << 20
-
-
 def catalog_unless_full(root: Path) -> Catalog | None:
     """The catalog, or None on a card too full for SQLite to open it (it needs room for its WAL).
 
@@ -92,7 +88,7 @@ def catalog_unless_full(root: Path) -> Catalog | None:
     try:
         return Catalog(root)
     except sqlite3.OperationalError as exc:
-        if shutil.disk_usage(root).free >= _FULL_BYTES:
+        if shutil.disk_usage(root).free >= BRIM_FULL_BYTES:  # not for want of room for its WAL files
             raise StorageError(f"catalog {catalog_path(root)} cannot be opened ({exc}); move it aside and run "
                                "`trapd fsck`, which rebuilds it from the event sidecars") from None
         log.error("catalog %s cannot be opened on a full card (%s): events are stored as files and indexed "

@@ -56,13 +56,9 @@ def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> list[str]:
         write_atomic(audit, (existing + json.dumps(entry) + "\n").encode())  # logged before anything moves
     fixed = []
     for folder, sidecar in read_sidecars(root):
-        start = parse_utc(sidecar["start_utc"])
-        applied = sidecar.get("time_fixes", [])
-        if fix.fix_id in applied:
-            start -= fix.offset  # already shifted: judge it by the time it was recorded with
-        elif not fix.start <= start <= fix.end:
-            continue
-        if fix.fix_id not in applied:
+        if fix.fix_id not in sidecar.get("time_fixes", []):  # already shifted: re-indexed, not moved twice
+            if not fix.start <= parse_utc(sidecar["start_utc"]) <= fix.end:
+                continue
             _shift_event(folder, sidecar, fix)  # shifts the sidecar in place, and writes it
         catalog.add_event(folder, sidecar)
         fixed.append(str(sidecar["event_id"]))

@@ -66,9 +66,9 @@ class Overwritten:
 class Overwriter:
     """Deletes expendable frames, oldest first, until ``room_left_mb()`` reaches ``target_mb``."""
 
-    def __init__(self, root: Path, catalog: Catalog, room_left_mb: Callable[[], float], *,
+    def __init__(self, catalog: Catalog, room_left_mb: Callable[[], float], *,
                  target_mb: float, include_detections: bool) -> None:
-        self._root = root
+        self._root = catalog.root
         self._catalog = catalog
         self._room_left_mb = room_left_mb
         self._target_mb = target_mb
