@@ -342,6 +342,38 @@ def test_a_dead_worker_stops_the_daemon_with_exit_70_instead_of_hanging(
     assert not any(t.is_alive() for t in daemon.pipeline._threads)
 
 
+def test_a_failure_elsewhere_still_drains_every_captured_event_to_disk(
+    tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dying pre-trigger filler (or any worker) while storage is slow: what was captured is still stored."""
+    import time
+
+    from trapd import pipeline
+    from trapd.frames import Trigger
+    from trapd.storage.event_store import EventStore
+    from trapd.timebase import Instant
+
+    real_write = EventStore.write
+
+    def slow_card(self: EventStore, record: EventRecord) -> StoredEvent:
+        time.sleep(0.4)
+        return real_write(self, record)
+
+    monkeypatch.setattr(EventStore, "write", slow_card)
+    monkeypatch.setattr(pipeline, "_BACKPRESSURE_CHECK_S", 0.05)  # blocked puts look up often
+    sink = EventSink()
+    config = make_config(tmp_path, event={"gap_s": 0.0, "max_per_minute": 0}, burst={"frames": 1},
+                         pipeline={"max_events_in_flight": 1})
+    daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+    for _ in range(4):
+        daemon.pipeline.submit(Trigger(Instant.now(), "manual"))
+        assert daemon.pipeline.wait_until_quiet(5)
+    daemon.pipeline._fail(RuntimeError("a bug in another pipeline thread"))
+    daemon.stop()
+    assert len(sink.events) == 4
+    assert not any(t.is_alive() for t in daemon.pipeline._threads)
+
+
 def test_a_cold_camera_that_will_not_start_is_counted_and_the_trap_stays_armed(
     tmp_path: Path, mock_factory: MockFactory
 ) -> None:

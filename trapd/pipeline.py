@@ -174,6 +174,8 @@ class Pipeline:
             threading.Thread(target=self._run_worker, args=(self._store_loop, None),
                              name="trapd-store", daemon=True),
         ]
+        # Who reads each queue: a put gives up only once its reader is gone, never while it can drain.
+        self._readers = {id(self._frames): self._threads[1], id(self._events): self._threads[2]}
         self.failure: BaseException | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -648,14 +650,19 @@ class Pipeline:
     # --- plumbing --------------------------------------------------------------------------------------
 
     def _put(self, destination: queue.Queue[_Item], item: _Item) -> None:
-        """Put, blocking while the consumer is busy; give up only if a worker has died."""
+        """Put, blocking while the reader is busy; give up only if the reader has died.
+
+        A failure elsewhere (a dead capture worker, a dead pre-trigger filler) must not cost what
+        is already captured: the readers downstream of it are alive and drain it.
+        """
+        reader = self._readers[id(destination)]
         while True:
             try:
                 destination.put(item, timeout=_BACKPRESSURE_CHECK_S)
                 return
             except queue.Full:
-                if self.failure is not None:
-                    log.error("dropping %s: the pipeline has failed and nothing consumes it", type(item).__name__)
+                if not reader.is_alive():
+                    log.error("dropping %s: %s has died and nothing reads it", type(item).__name__, reader.name)
                     return
 
     def _fail(self, exc: BaseException) -> None:
