@@ -109,6 +109,18 @@ def test_a_non_jpeg_with_a_jpeg_name_is_undecodable_not_fatal(tmp_path: Path) ->
     assert frame.main is None and frame.decode_error and "not a JPEG" in frame.decode_error
 
 
+def test_a_jpeg_claiming_gigapixels_is_undecodable_not_fatal(tmp_path: Path) -> None:
+    """A corrupt header can claim 60000x60000: Pillow refuses it as a decompression bomb; kept, flagged."""
+    Image.new("RGB", (8, 8)).save(tmp_path / "bomb.jpg", format="JPEG")
+    data = bytearray((tmp_path / "bomb.jpg").read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (60000).to_bytes(2, "big") * 2  # height, width
+    (tmp_path / "bomb.jpg").write_bytes(bytes(data))
+    frame = ReplayCamera(tmp_path, LORES).capture()
+    assert frame.main is None and frame.decode_error and "does not decode" in frame.decode_error
+    assert frame.original_jpeg == bytes(data)
+
+
 @pytest.mark.parametrize(
     ("name", "height", "width"),
     [

@@ -207,6 +207,18 @@ def test_a_corrupt_model_is_named(tmp_path: Path, shared_models: Path, monkeypat
         TfliteDetector(TfliteDetectorConfig())
 
 
+def test_a_damaged_classifier_is_refused_like_a_damaged_detector(tmp_path: Path, shared_models: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    models = model_folder(tmp_path, monkeypatch, "ssd-mobilenet-v1-coco")
+    classifier = builtin_cards()["mobilenet-v2-imagenet"]
+    weights = bytearray((MODELS / classifier.file).read_bytes())
+    weights[len(weights) // 2] ^= 0xFF  # one flipped byte deep in the weights: it still loads
+    (models / classifier.file).write_bytes(bytes(weights))
+    shutil.copy(MODELS / classifier.labels, models)
+    with pytest.raises(ModelError, match=rf"mobilenet-v2-imagenet .*{classifier.file}.* does not match the sha256"):
+        TfliteDetector(TfliteDetectorConfig(classifier="mobilenet-v2-imagenet"))
+
+
 def test_a_card_that_does_not_fit_its_model_is_named(tmp_path: Path, shared_models: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     models = tmp_path / "models"

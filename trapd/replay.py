@@ -99,7 +99,7 @@ def camera_time(path: Path, zone: ZoneInfo) -> datetime | None:
             if isinstance(offset, str) and offset.strip():
                 return datetime.fromisoformat(f"{taken.isoformat()}{offset.strip()}").astimezone(UTC)
             return taken.replace(tzinfo=zone).astimezone(UTC)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
         pass  # no readable EXIF time
     return None
 

@@ -24,7 +24,7 @@ from PIL import Image
 from trapd.config import TfliteDetectorConfig
 from trapd.detect.base import Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.detect.decoders import nms
-from trapd.detect.models import find_model
+from trapd.detect.models import ResolvedModel, find_model
 from trapd.detect.runtime import ModelError
 from trapd.detect.tflite import TfliteModel
 from trapd.frames import Frame, RGBImage
@@ -56,6 +56,16 @@ def plan_crops(width: int, height: int, columns: int, rows: int, overlap: float)
     return crops
 
 
+def _verified_sha256(resolved: ResolvedModel) -> str:
+    """The model file's sha256, refused if its card records another."""
+    checksum = resolved.sha256()
+    if resolved.card.sha256 is not None and checksum != resolved.card.sha256:
+        raise ModelError(f"model {resolved.card.name} ({resolved.model_path}) does not match the sha256 on its "
+                         f"card ({checksum[:12]}... vs {resolved.card.sha256[:12]}...); the file is damaged "
+                         "or replaced: reinstall it (`trapd models install`)")
+    return checksum
+
+
 class TfliteDetector:
     def __init__(self, config: TfliteDetectorConfig, *,
                  keep_thresholds: dict[Category, float] | None = None) -> None:
@@ -75,11 +85,8 @@ class TfliteDetector:
             if classifier.card.kind != "classifier":
                 raise ModelError(f"model {config.classifier} is not a classifier; fix detector.classifier")
             self._classifier = TfliteModel(classifier, config.num_threads)
-        checksum = resolved.sha256()
-        if resolved.card.sha256 is not None and checksum != resolved.card.sha256:
-            raise ModelError(f"model {resolved.card.name} ({resolved.model_path}) does not match the sha256 on its "
-                             f"card ({checksum[:12]}... vs {resolved.card.sha256[:12]}...); the file is damaged "
-                             "or replaced: reinstall it (`trapd models install`)")
+            _verified_sha256(classifier)  # a damaged second opinion is as wrong as a damaged detector
+        checksum = _verified_sha256(resolved)
         self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=checksum,
                                  input_size=(resolved.card.input.width, resolved.card.input.height))
 

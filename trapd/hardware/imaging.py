@@ -32,8 +32,9 @@ def decode_jpeg(data: bytes, at_least: int | None = None) -> RGBImage:
             image.load()
             upright = ImageOps.exif_transpose(image)
             rgb = upright.convert("RGB")
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        # Pillow reports a truncated file as OSError("image file is truncated ...").
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # Pillow reports a truncated file as OSError("image file is truncated ..."), and a header
+        # claiming gigapixels as DecompressionBombError: either way kept, flagged, never a crash.
         raise UndecodableImage(f"JPEG does not decode: {exc}") from None
     return np.asarray(rgb, dtype=np.uint8)
 
