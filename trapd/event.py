@@ -6,9 +6,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
-from trapd.decide import EventDecision, FrameDecision
+from trapd.config import DecisionConfig
+from trapd.decide import EventDecision, FrameDecision, decide_event
 from trapd.detect.base import DetectionResult, DetectorInfo
 from trapd.frames import Frame, Trigger
+from trapd.motion import with_motion
 from trapd.timebase import Instant
 
 #: quiet: no trigger for event.gap_s; max_frames: event.max_frames reached, a new event follows;
@@ -37,6 +39,18 @@ class EventRecord:
     decision: EventDecision | None = None
     detector: DetectorInfo | None = None
     end_reason: EndReason = "quiet"
+
+    def decide(self, frames: list[Frame], results: list[DetectionResult], detector: DetectorInfo,
+               policy: DecisionConfig) -> None:
+        """Close the event as the trap decides it, live or replayed: motion between its frames
+        (pre-trigger ones included) is evidence too, then keep or discard per frame and per event."""
+        self.frames = frames
+        self.results = with_motion(frames, results)
+        self.detector = detector
+        if frames:
+            self.decisions, self.decision = decide_event(self.results, policy)
+        else:
+            self.decisions, self.decision = [], EventDecision(False, "no frames captured (camera errors)")
 
     @property
     def capture_method(self) -> str:

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from trapd.config import TrapdConfig
-from trapd.decide import EventDecision, decide_event
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import DeviceError
 from trapd.event import EndReason, EventRecord, new_event_id
@@ -49,7 +48,6 @@ from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pretrigger import PretriggerBuffer
-from trapd.motion import with_motion
 from trapd.schedule import Schedule
 from trapd.status import Status
 from trapd.storage.event_store import EventStore, StoredEvent
@@ -561,14 +559,8 @@ class Pipeline:
         return result
 
     def _decide(self, record: EventRecord, scored: list[tuple[Frame, DetectionResult]]) -> None:
-        record.frames = [frame for frame, _ in scored]
-        # What moved between the event's frames (pre-trigger ones included) is evidence too.
-        record.results = with_motion(record.frames, [result for _, result in scored])
-        record.detector = self._detector.info
-        if scored:
-            record.decisions, record.decision = decide_event(record.results, self._config.decision)
-        else:
-            record.decisions, record.decision = [], EventDecision(False, "no frames captured (camera errors)")
+        record.decide([frame for frame, _ in scored], [result for _, result in scored], self._detector.info,
+                      self._config.decision)
         self._put(self._events, record)
 
     # --- 5. store: the store worker -------------------------------------------------------------------

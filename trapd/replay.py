@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from trapd.config import TfliteDetectorConfig, TrapdConfig
-from trapd.decide import decide_event, frame_flags
+from trapd.decide import frame_flags
 from trapd.detect.base import Detector, run_detector
 from trapd.errors import InputError
 from trapd.event import EventRecord, new_event_id
@@ -34,7 +34,6 @@ from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import simulated_metadata
 from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
 from trapd.hardware.replay import JPEG_SUFFIXES
-from trapd.motion import with_motion
 from trapd.storage.event_store import EventStore, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
@@ -199,14 +198,12 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
         for _ in range(PREFETCH_PHOTOS if full_resolution else PREFETCH_SMALL_PHOTOS):
             decode_next()
         for record, photos in plans:
+            frames, results = [], []
             for _ in photos:
-                frame = ahead.popleft().result()
+                frames.append(ahead.popleft().result())
                 decode_next()
-                record.frames.append(frame)
-                record.results.append(run_detector(detector, frame))
-            record.detector = detector.info
-            record.results = with_motion(record.frames, record.results)
-            record.decisions, record.decision = decide_event(record.results, config.decision)
+                results.append(run_detector(detector, frames[-1]))
+            record.decide(frames, results, detector.info, config.decision)
             yield record, (store.write(record) if store is not None else None)
 
 
