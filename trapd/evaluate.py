@@ -18,7 +18,7 @@ from trapd.decide import decide_frame, frame_flags
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import InputError
 from trapd.frames import Trigger
-from trapd.replay import lores_size_for, photo_frame
+from trapd.replay import full_resolution_needed, lores_size_for, photo_frame
 from trapd.timebase import Instant
 
 NON_EMPTY = ("animal", "person", "vehicle")
@@ -50,7 +50,8 @@ def judge(path: Path, detector: Detector, config: TrapdConfig) -> Judgement:
     if not path.is_file():
         raise InputError(f"{path} is not a file; give the paths of JPEG photos")
     now = Instant.now()
-    frame = photo_frame(path, lores_size_for(detector, config), "detect", 0, Trigger(now, "manual"), now)
+    frame = photo_frame(path, lores_size_for(detector, config), "detect", 0, Trigger(now, "manual"), now,
+                        full_resolution=full_resolution_needed(config, storing=False))
     result = run_detector(detector, frame)
     decision = decide_frame(result, config.decision)
     return Judgement(path.name, decision.keep, decision.reason, frame_flags(frame, decision), result)

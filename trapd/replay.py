@@ -46,6 +46,14 @@ class Photo:
     camera_time: bool = True
 
 
+def full_resolution_needed(config: TrapdConfig, *, storing: bool) -> bool:
+    """Whether photos must be decoded whole: for tiles, or to store them. Otherwise libjpeg decodes
+    them only as large as the low-resolution frame needs (detect, replay and eval alike)."""
+    detector = config.detector
+    tiles = detector.tiles if isinstance(detector, TfliteDetectorConfig) else (1, 1)
+    return storing or tiles[0] * tiles[1] > 1
+
+
 def lores_size_for(detector: Detector, config: TrapdConfig) -> tuple[int, int]:
     """The low-resolution frame a photo is given: at the model's input size, made on the decoding
     side as a Pi's ISP would make it, so the detector does no resize (detect, replay and eval alike)."""
@@ -170,9 +178,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
     Decoding runs ahead on a worker thread (JPEG decoding and the interpreter both release the
     GIL), so on two cores the detector, not the decoder, sets the pace.
     """
-    detector_config = config.detector
-    tiles = detector_config.tiles if isinstance(detector_config, TfliteDetectorConfig) else (1, 1)
-    full_resolution = store is not None or tiles[0] * tiles[1] > 1
+    full_resolution = full_resolution_needed(config, storing=store is not None)
     lores_size = lores_size_for(detector, config)
     plans = []
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
