@@ -19,6 +19,7 @@ from tests.conftest import (
     make_config,
     pulse,
     pulse_for_events,
+    run_one_event,
     small_card,
     start_daemon,
     wait_until,
@@ -28,7 +29,7 @@ from trapd.frames import Frame
 from trapd.storage import overwrite
 from trapd.storage.catalog import Catalog, reconcile
 from trapd.storage.event_store import EventStore, catalog_name, frame_path, read_sidecars
-from trapd.storage.overwrite import Overwriter, overwrite_frames
+from trapd.storage.overwrite import Overwriter, Overwritten, overwrite_frames
 
 SCHEMAS = SHARED / "camtrap-dp"
 sys.path.insert(0, str(PROJECT_ROOT / "tools"))
@@ -358,3 +359,32 @@ def test_a_trap_restarted_on_a_brim_full_card_overwrites_its_way_back(tmp_path: 
         assert not any("catalog not opened" in w for w in snapshot["warnings"])
         (card / "filler.bin").unlink()
         assert_card_is_sound(card)
+
+
+def test_a_write_that_hits_enospc_makes_room_before_it_is_retried(
+        tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from trapd import pipeline
+
+    calls: list[str] = []
+    real_write = EventStore.write
+
+    def full_once(self: EventStore, record: object) -> object:
+        calls.append("write")
+        if calls.count("write") == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EventStore, "write", full_once)
+    def make_room(self: Overwriter) -> Overwritten:
+        calls.append("make_room")
+        return Overwritten()
+
+    monkeypatch.setattr(Overwriter, "make_room", make_room)
+    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: 0.5)  # under overwrite_free_mb: room is wanted
+    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", (0.0,))
+    config = make_config(tmp_path, storage={"when_full": "overwrite", "overwrite_free_mb": 1})
+    run_one_event(config, mock_factory)
+    first_write = calls.index("write")
+    assert calls[first_write:first_write + 3] == ["write", "make_room", "write"]

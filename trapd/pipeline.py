@@ -28,6 +28,7 @@ restart it. The same code runs on a Pi, a laptop and in tests.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import math
@@ -605,6 +606,8 @@ class Pipeline:
                     return None
                 log.warning("event %s: write failed (%s); retrying in %.1f s", record.event_id,
                             exc.strerror or exc, delay_s)
+                if exc.errno == errno.ENOSPC:
+                    self._make_room()  # with overwrite, the retry finds room rather than the same full card
                 time.sleep(delay_s)  # a stop must not cut the retries short: the frames are in memory
         return None
 
