@@ -53,16 +53,16 @@ def test_folders_at_any_depth_never_share_an_event_and_are_split_by_time(tmp_pat
 
 
 def test_exif_times_are_read_in_the_site_timezone_unless_the_camera_wrote_an_offset(tmp_path: Path) -> None:
-    from trapd.replay import capture_time
+    from trapd.replay import camera_time
 
     nairobi = ZoneInfo("Africa/Nairobi")  # UTC+3
     plain = shoot(tmp_path / "plain.jpg", "2024:05:01 23:30:00")
-    assert capture_time(plain, nairobi) == datetime(2024, 5, 1, 20, 30, tzinfo=UTC)
+    assert camera_time(plain, nairobi) == datetime(2024, 5, 1, 20, 30, tzinfo=UTC)
     exif = Image.Exif()
     exif.get_ifd(ExifTags.IFD.Exif).update({ExifTags.Base.DateTimeOriginal: "2024:05:01 23:30:00",
                                             ExifTags.Base.OffsetTimeOriginal: "+01:00"})
     Image.new("RGB", (8, 8)).save(tmp_path / "offset.jpg", exif=exif.tobytes())
-    assert capture_time(tmp_path / "offset.jpg", nairobi) == datetime(2024, 5, 1, 22, 30, tzinfo=UTC)
+    assert camera_time(tmp_path / "offset.jpg", nairobi) == datetime(2024, 5, 1, 22, 30, tzinfo=UTC)
 
 
 def test_without_exif_the_file_time_orders_photos_but_joins_none_into_an_event(tmp_path: Path) -> None:

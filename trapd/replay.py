@@ -88,15 +88,9 @@ def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: i
     return frame
 
 
-def capture_time(path: Path, zone: ZoneInfo) -> datetime:
-    """When the photo was taken, in UTC: EXIF DateTimeOriginal (with OffsetTimeOriginal if the camera
-    wrote one, else read in the site's timezone), falling back to the file's modification time."""
-    taken = camera_time(path, zone)
-    return taken if taken is not None else datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-
-
 def camera_time(path: Path, zone: ZoneInfo) -> datetime | None:
-    """The capture time the camera wrote into the photo's EXIF, in UTC; None if it wrote none."""
+    """The capture time the camera wrote into the photo's EXIF, in UTC: DateTimeOriginal, with
+    OffsetTimeOriginal if the camera wrote one, else read in the site's timezone. None if it wrote none."""
     try:
         with Image.open(path) as image:
             exif = image.getexif().get_ifd(ExifTags.IFD.Exif)

@@ -21,6 +21,7 @@ Example (the shipped SSD MobileNet v1 card, abridged)::
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -117,4 +118,10 @@ def load_card(path: Path) -> ModelCard:
 
 
 def builtin_cards() -> dict[str, ModelCard]:
-    return {card.name: card for card in map(load_card, sorted(BUILTIN_CARDS_DIR.glob("*.yaml")))}
+    return {card.name: card for card in _shipped_cards()}
+
+
+@functools.cache
+def _shipped_cards() -> tuple[ModelCard, ...]:
+    """The cards shipped in the package, parsed and validated once (model lookups ask often)."""
+    return tuple(map(load_card, sorted(BUILTIN_CARDS_DIR.glob("*.yaml"))))
