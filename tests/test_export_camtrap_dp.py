@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import CAMERA_TRAP_IMAGES, PROJECT_ROOT, SHARED, config_data, trapd_cli
+from tests.conftest import CAMERA_TRAP_IMAGES, PROJECT_ROOT, SHARED, config_data, make_config, run_one_event, trapd_cli
+from trapd.storage.event_store import read_sidecars
 
 SCHEMAS = SHARED / "camtrap-dp"
 sys.path.insert(0, str(PROJECT_ROOT / "tools"))
@@ -100,4 +103,20 @@ def test_machine_detections_export_as_media_observations_with_boxes(tmp_path: Pa
     assert boxed and all(o["bboxX"] and o["mediaID"] and o["classifiedBy"].startswith("ssd-mobilenet-v1-coco")
                          for o in boxed)
     events = [o for o in observations if o["observationLevel"] == "event"]
+    assert len(events) == 2, "one event observation per trigger (a subset check alone passes on none)"
     assert {o["observationType"] for o in events} <= {"animal", "human", "vehicle", "blank"}
+
+
+def test_a_card_from_two_sites_exports_each_deployment_with_its_own_times(
+        tmp_path: Path, mock_factory: MockFactory) -> None:
+    from trapd.storage.camtrap_dp import export_camtrap_dp
+
+    site = {"latitude": 36.1, "longitude": 53.6, "timezone": "UTC"}
+    first = make_config(tmp_path / "card", deployment={**site, "id": "ridge-1"})
+    run_one_event(first, mock_factory)
+    time.sleep(1.1)  # exports stamp whole seconds: the second site's events must fall in a later one
+    run_one_event(make_config(tmp_path / "card", deployment={**site, "id": "ridge-2"}), mock_factory)
+    export_camtrap_dp(first, tmp_path / "package")
+    [deployment] = csv.DictReader((tmp_path / "package" / "deployments.csv").open())
+    [(_, sidecar)] = [(f, s) for f, s in read_sidecars(tmp_path / "card") if s["deployment_id"] == "ridge-1"]
+    assert deployment["deploymentEnd"].startswith(sidecar["end_utc"][:19]), "not the later site's last event"

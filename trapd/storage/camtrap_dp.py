@@ -67,14 +67,13 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
                           "(exports round them to deployment.coordinate_precision)")
     zone = ZoneInfo(deployment.timezone)
     root = config.storage.root
-    events = list(read_sidecars(root))
+    # This deployment's events only: a card moved between sites holds others, with their own times.
+    events = [(folder, s) for folder, s in read_sidecars(root) if s["deployment_id"] == deployment.id]
     make_dirs_durable(out.resolve())
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     first_utc = min((s["start_utc"] for _, s in events), default=None)
     last_utc = max((s["end_utc"] for _, s in events), default=None)
     for folder, sidecar in events:
-        if sidecar["deployment_id"] != deployment.id:
-            continue
         classified_by = f"{sidecar['detector']['name']} {sidecar['detector']['version']}".strip()
         policy = sidecar["decision"]["policy"]
         machine = {"classificationMethod": "machine", "classifiedBy": classified_by,
