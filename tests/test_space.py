@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,16 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
     from trapd.storage.atomic import write_atomic as real_write
     full = [True]
 
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     def write(path: Path, data: bytes, *, durable: bool = True) -> None:
         if full[0] and path.suffix == ".jpg":
-            real_write(path.with_name(".partial-check"), data[: len(data) // 2])  # a half-written temp...
-            path.with_name(".partial-check").unlink()  # ...cleaned up as write_atomic does
-            raise OSError(errno.ENOSPC, "No space left on device")
+            # The real write_atomic, whose temporary is written and then refused by the disk: its
+            # own clean-up is what must leave nothing behind.
+            with monkeypatch.context() as disk:
+                disk.setattr(os, "fsync", no_space)
+                real_write(path, data, durable=durable)
         real_write(path, data, durable=durable)
 
     monkeypatch.setattr(event_store, "write_atomic", write)
@@ -86,6 +92,7 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
     assert any("could not be stored" in w for w in daemon.status.snapshot()["warnings"])
     jpegs = list((tmp_path / "test-site").rglob("*.jpg"))
     assert sorted(jpegs) == sorted(stored.files), "no file from the failed event, whole or partial"
+    assert not list(tmp_path.rglob("*.tmp")), "write_atomic removed the temporary the disk refused"
 
 
 def test_a_real_small_card_fills_up_without_a_corrupt_file(tmp_path: Path, mock_factory: MockFactory,

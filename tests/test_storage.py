@@ -209,10 +209,13 @@ def test_no_gps_in_exif_unless_asked_and_then_rounded(tmp_path: Path) -> None:
         assert degrees + minutes / 60 + seconds / 3600 == pytest.approx(36.12, abs=1e-4), "rounded to 0.01 degrees"
 
 
-def test_each_event_records_its_boot_and_clock_state(tmp_path: Path) -> None:
+def test_each_event_records_its_boot_and_clock_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trapd.storage import event_store
+
+    monkeypatch.setattr(event_store, "clock_synced", lambda: False)  # a Pi that booted without network time
     store = EventStore(make_config(tmp_path))
     store.prepare()
     stored = store.write(_record([_frame()], [True]))
     sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())
     assert sidecar["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    assert sidecar["clock_synced"] in (True, False, None)
+    assert sidecar["clock_synced"] is False
