@@ -128,8 +128,10 @@ class ControlServer:
                 except TrapdError as exc:
                     reply = {"ok": False, "error": str(exc)}
             connection.sendall(json.dumps(reply).encode())
-        except Exception as exc:
+        except (OSError, ValueError) as exc:  # the client went away, or sent something that is not JSON
             log.warning("control socket: request dropped: %s: %s", type(exc).__name__, exc)
+        except Exception:  # a bug in a handler: the server stays up, but the bug is not hidden
+            log.exception("control socket: a handler failed; request dropped")
 
 
 def _read_all(connection: socket.socket, deadline: float) -> bytes:

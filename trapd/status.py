@@ -123,8 +123,9 @@ class Status:
 
     def warn(self, message: str) -> None:
         with self._lock:
-            if message not in self._warnings:
-                self._warnings.append(message)
+            if message in self._warnings:
+                return  # already said: no file rewrite, no systemd notification
+            self._warnings.append(message)
         self.save()
 
     def snapshot(self) -> dict[str, Any]:
