@@ -171,8 +171,9 @@ def replay_throughput(frames: int) -> dict[str, Any]:
     startup_s = line_times[0] - started
     per_frame_s = (line_times[-1] - line_times[0]) / (replayed - 1)
     # The detector's raw invoke time per frame, measured now, on this machine, with the threads replay gave it.
-    threads = interpreter_threads(TfliteDetectorConfig().num_threads)
-    card = builtin_cards()["ssd-mobilenet-v1-coco"]
+    default = TfliteDetectorConfig()  # the model replay ran: the default, whatever it becomes
+    threads = interpreter_threads(default.num_threads)
+    card = builtin_cards()[default.model]
     model = TfliteModel(ResolvedModel(card, models / card.file, models / card.labels, None), num_threads=threads)
     probe = np.zeros((240, 320, 3), np.uint8)
     for _ in range(5):

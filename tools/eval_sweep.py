@@ -32,6 +32,10 @@ SETTINGS = [
 ]
 
 
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"  # a folder with no empty (or no non-empty) photo
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images_dir", type=Path)
@@ -48,8 +52,8 @@ def main() -> int:
                 print(run.stderr, file=sys.stderr)
                 return run.returncode
             r = json.loads(run.stdout)
-            print(f"| {name} | {r['kept_non_empty']}/{r['non_empty']} ({r['recall_non_empty']:.2f}) | "
-                  f"{r['rejected_empty']}/{r['empty']} ({r['empty_rejection']:.2f}) | {r['latency_ms_median']} | "
+            print(f"| {name} | {r['kept_non_empty']}/{r['non_empty']} ({_share(r['recall_non_empty'])}) | "
+                  f"{r['rejected_empty']}/{r['empty']} ({_share(r['empty_rejection'])}) | {r['latency_ms_median']} | "
                   f"{r['latency_ms_p90']} | {r['overhead_ratio']} |")
     return 0
 
