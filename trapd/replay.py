@@ -30,10 +30,8 @@ from trapd.decide import frame_flags
 from trapd.detect.base import Detector, run_detector
 from trapd.errors import InputError
 from trapd.event import EventRecord, new_event_id
-from trapd.frames import CameraFrame, Frame, Trigger
-from trapd.hardware.camera import simulated_metadata
-from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
-from trapd.hardware.replay import JPEG_SUFFIXES
+from trapd.frames import Frame, Trigger
+from trapd.hardware.replay import JPEG_SUFFIXES, jpeg_camera_frame
 from trapd.storage.event_store import EventStore, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
@@ -68,20 +66,8 @@ def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: i
     Without ``full_resolution`` (no tiles to look at, nothing to store) the photo is decoded only
     as large as the low-resolution stream needs.
     """
-    source_name = source_name or path.name
-    data = b""
-    try:
-        data = path.read_bytes()
-        main = decode_jpeg(data, at_least=None if full_resolution else max(lores_size))
-    except (OSError, UndecodableImage) as exc:
-        reason = f"cannot read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
-        camera = CameraFrame(None, None, simulated_metadata(None, taken.monotonic_ns), "file",
-                             source_name=source_name, original_jpeg=data or None, decode_error=reason)
-    else:
-        # What the camera's ISP would hand over as the low-resolution stream.
-        lores = resize_rgb(main, lores_size)
-        camera = CameraFrame(main, lores, simulated_metadata(lores, taken.monotonic_ns), "file",
-                             source_name=source_name)
+    camera = jpeg_camera_frame(path, lores_size, taken.monotonic_ns, "file", source_name or path.name,
+                               at_least=None if full_resolution else max(lores_size))
     frame = Frame(event_id, index, 0, trigger, taken, camera)
     if camera.decode_error is not None:
         frame.flags.append("undecodable")

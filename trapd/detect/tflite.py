@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from trapd.detect.cards import ModelCard
 from trapd.detect.decoders import RawDetection, classifier_probabilities, decode_ssd, decode_yolov8
 from trapd.detect.models import ResolvedModel
 from trapd.detect.runtime import ModelError, load_interpreter
 from trapd.frames import RGBImage
+from trapd.hardware.imaging import resize_rgb
 
 _DTYPES = {"uint8": np.uint8, "float32": np.float32}
 
@@ -79,13 +79,9 @@ class TfliteModel:
 
     def _prepare(self, rgb: RGBImage) -> npt.NDArray[Any]:
         spec = self.card.input
-        if rgb.shape[:2] == (spec.height, spec.width) and spec.dtype == "uint8":
-            return rgb[np.newaxis]  # already the model's input (a lores stream or tile made to measure)
-        image = Image.fromarray(rgb)
-        factor = min(image.width // spec.width, image.height // spec.height)
-        if factor >= 2:
-            image = image.reduce(factor)  # box-filter first: fast, and no aliasing of small animals
-        resized = np.asarray(image.resize((spec.width, spec.height), Image.Resampling.BILINEAR))
+        # A lores stream or tile made to measure passes untouched; anything else is box-reduced
+        # first (fast, and no aliasing of small animals), then resized.
+        resized = resize_rgb(rgb, (spec.width, spec.height))
         if spec.dtype == "uint8":
             return resized[np.newaxis]
         return (resized.astype(np.float32) * spec.scale + spec.offset)[np.newaxis]

@@ -41,9 +41,9 @@ def decode_jpeg(data: bytes, at_least: int | None = None) -> RGBImage:
 
 def resize_rgb(rgb: RGBImage, size: tuple[int, int]) -> RGBImage:
     """Resize to (width, height); reduces in integer steps first, which is fast and alias-free."""
-    image = Image.fromarray(rgb)
-    if image.size == size:
+    if (rgb.shape[1], rgb.shape[0]) == size:
         return rgb
+    image = Image.fromarray(rgb)
     factor = min(image.width // size[0], image.height // size[1])
     if factor >= 2:
         image = image.reduce(factor)

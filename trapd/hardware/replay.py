@@ -42,6 +42,26 @@ def list_jpegs(images_dir: Path) -> list[Path]:
     return jpegs
 
 
+def jpeg_camera_frame(path: Path, lores_size: tuple[int, int], exposure_ns: int, model: str,
+                      source_name: str, at_least: int | None = None) -> CameraFrame:
+    """A JPEG file as a camera would hand it over, with the low-resolution stream its ISP would make.
+
+    One that will not read or decode keeps what bytes there are and says why, as a bad frame from
+    a camera would: it is kept and flagged downstream, never taken for an empty scene.
+    ``at_least``: decode only this large (see :func:`decode_jpeg`).
+    """
+    data = b""
+    try:
+        data = path.read_bytes()
+        main = decode_jpeg(data, at_least=at_least)
+    except (OSError, UndecodableImage) as exc:
+        reason = f"cannot read {path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+        return CameraFrame(None, None, simulated_metadata(None, exposure_ns), model, source_name=source_name,
+                           original_jpeg=data or None, decode_error=reason)
+    lores = resize_rgb(main, lores_size)
+    return CameraFrame(main, lores, simulated_metadata(lores, exposure_ns), model, source_name=source_name)
+
+
 class ReplayCamera(FakeCamera):
     def __init__(self, images_dir: Path, lores_size: tuple[int, int], model: str = "replay") -> None:
         super().__init__()
@@ -57,23 +77,10 @@ class ReplayCamera(FakeCamera):
     def capture(self) -> CameraFrame:
         called_ns = time.monotonic_ns()
         path = self._files[self._next_index() % len(self._files)]
-        error: str | None = None
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            data, error = b"", f"cannot read {path.name}: {exc.strerror or exc}"
-        if error is None:
-            try:
-                main = decode_jpeg(data)
-            except UndecodableImage as exc:
-                error = str(exc)
-            else:
-                lores = resize_rgb(main, self._lores_size)
-                metadata = simulated_metadata(lores, called_ns)
-                self._last_lux = float(metadata["Lux"] or 0.0)
-                return CameraFrame(main, lores, metadata, self.model, source_name=path.name)
-        return CameraFrame(None, None, simulated_metadata(None, called_ns), self.model, source_name=path.name,
-                           original_jpeg=data or None, decode_error=error)
+        frame = jpeg_camera_frame(path, self._lores_size, called_ns, self.model, path.name)
+        if frame.lores is not None:
+            self._last_lux = float(frame.metadata["Lux"] or 0.0)
+        return frame
 
     def scene_lux(self) -> float | None:
         # The scene is whatever photo was served last, as a warm camera's last frame would be.
