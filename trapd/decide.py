@@ -60,7 +60,7 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
         threshold = _threshold(best, policy)
         if best.score >= threshold:
             return FrameDecision(True, f"{_describe(best)} >= {threshold:.2f}", confident=True)
-        if best.score >= threshold - policy.unsure_margin:
+        if best.score >= keep_floor(best, policy):
             return FrameDecision(
                 True, f"unsure: {_describe(best)} within {policy.unsure_margin:.2f} of {threshold:.2f}"
             )
@@ -75,7 +75,7 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
                                     f"{policy.moving_ratio:.1f}) and is under {policy.static_min_score:.2f}")
     if best is None:
         return FrameDecision(False, "no detections")
-    return FrameDecision(False, f"best {_describe(best)} < {_threshold(best, policy) - policy.unsure_margin:.2f}")
+    return FrameDecision(False, f"best {_describe(best)} < {keep_floor(best, policy):.2f}")
 
 
 def _static_and_weak(detection: Detection, policy: DecisionConfig) -> bool:
@@ -105,6 +105,11 @@ def decide_event(
     else:
         event = EventDecision(False, f"all {len(decisions)} frames discarded")
     return decisions, event
+
+
+def keep_floor(detection: Detection, policy: DecisionConfig) -> float:
+    """The lowest score at which this detection keeps its frame: its category's threshold, less the unsure margin."""
+    return _threshold(detection, policy) - policy.unsure_margin
 
 
 def _threshold(detection: Detection, policy: DecisionConfig) -> float:

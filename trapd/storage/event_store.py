@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config import TrapdConfig
-from trapd.decide import FrameDecision, frame_flags
+from trapd.decide import FrameDecision, frame_flags, keep_floor
 from trapd.detect.base import DetectionResult
 from trapd.errors import InputError, StorageError
 from trapd.event import EventRecord
@@ -244,9 +244,7 @@ class EventStore:
 
     def _keywords(self, frame: Frame, result: DetectionResult, decision: FrameDecision) -> list[str]:
         """XMP keywords: trapd, the deployment, what was seen (at the keep or unsure level), and any flag."""
-        policy = self._decision
-        seen = {d.category for d in result.detections
-                if d.score >= getattr(policy.thresholds, d.category) - policy.unsure_margin}
+        seen = {d.category for d in result.detections if d.score >= keep_floor(d, self._decision)}
         flags = {*frame_flags(frame, decision), *(["audit"] if decision.audit else [])}
         return ["trapd", self._deployment.id, *sorted(seen), *sorted(flags)]
 
