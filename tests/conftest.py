@@ -22,12 +22,15 @@ from PIL import Image
 from trapd.config import TrapdConfig
 from trapd.daemon import Daemon
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo
-from trapd.event import EventRecord
+from trapd.event import DecidedEvent
+from trapd.files import TMP_SUFFIX
 from trapd.frames import CameraFrame, Frame
 from trapd.hardware.camera import Camera
-from trapd.storage.atomic import TMP_SUFFIX
-from trapd.storage.catalog import Catalog, reconcile
-from trapd.storage.event_store import STATE_DIR_NAME, StoredEvent, catalog_name, frame_path, read_sidecars
+from trapd.storage.catalog import Catalog
+from trapd.storage.layout import STATE_DIR_NAME, catalog_name, frame_path
+from trapd.storage.reconcile import reconcile
+from trapd.storage.sidecar import read_sidecars
+from trapd.storage.writer import StoredEvent
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -85,9 +88,9 @@ def assert_files_and_catalog_agree(root: Path, catalog: Catalog) -> None:
     """Every file a sidecar claims exists, every JPEG is claimed, and the catalog indexes exactly those."""
     claimed = set()
     for folder, sidecar in read_sidecars(root):
-        for frame in sidecar["frames"]:
-            if frame.get("file"):
-                claimed.add(catalog_name(root, frame_path(folder, frame["file"])))
+        for frame in sidecar.frames:
+            if frame.file:
+                claimed.add(catalog_name(root, frame_path(folder, frame.file)))
     assert claimed == jpegs(root)
     assert set(catalog.media_files()) == claimed
 
@@ -153,15 +156,15 @@ class EventSink:
     """Collects stored events; tests wait on it instead of sleeping."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[EventRecord, StoredEvent]] = []
+        self.events: list[tuple[DecidedEvent, StoredEvent]] = []
         self._changed = threading.Condition()
 
-    def __call__(self, record: EventRecord, stored: StoredEvent) -> None:
+    def __call__(self, record: DecidedEvent, stored: StoredEvent) -> None:
         with self._changed:
             self.events.append((record, stored))
             self._changed.notify_all()
 
-    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[tuple[EventRecord, StoredEvent]]:
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[tuple[DecidedEvent, StoredEvent]]:
         with self._changed:
             if not self._changed.wait_for(lambda: len(self.events) >= count, timeout_s):
                 raise AssertionError(f"expected {count} stored events within {timeout_s}s, got {len(self.events)}")
@@ -174,7 +177,7 @@ def pulse(factory: MockFactory, pin: int = 17) -> None:
     factory.pin(pin).drive_low()
 
 
-def pulse_for_events(factory: MockFactory, sink: EventSink, count: int) -> list[tuple[EventRecord, StoredEvent]]:
+def pulse_for_events(factory: MockFactory, sink: EventSink, count: int) -> list[tuple[DecidedEvent, StoredEvent]]:
     """Fire the PIR ``count`` times, each once the previous event is stored: ``count`` more separate events.
 
     Returns every event the sink holds, those stored before the call included.
@@ -283,7 +286,7 @@ def set_at(count: int, event: threading.Event) -> Callable[[int], None]:
 
 
 def run_one_event(config: TrapdConfig, factory: MockFactory,
-                  **kwargs: Any) -> tuple[EventRecord, StoredEvent, Daemon]:
+                  **kwargs: Any) -> tuple[DecidedEvent, StoredEvent, Daemon]:
     """Start a daemon, fire the PIR once, wait for that event to be stored, stop; the daemon is returned stopped."""
     sink = EventSink()
     daemon = start_daemon(config, factory, on_event_stored=sink, **kwargs)

@@ -14,9 +14,9 @@ from trapd.config import Picamera2Config
 from trapd.errors import DeviceError, InputError
 from trapd.frames import METADATA_KEYS
 from trapd.hardware.camera import Camera
-from trapd.hardware.imaging import yuv420_to_rgb
 from trapd.hardware.replay import ReplayCamera
 from trapd.hardware.synthetic import SyntheticCamera
+from trapd.imaging import yuv420_to_rgb
 
 LORES = (80, 60)
 

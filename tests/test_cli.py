@@ -12,7 +12,7 @@ from PIL import ExifTags, Image
 
 from tests.conftest import spawn_trapd, trapd_cli, wait_until, write_config
 from trapd.errors import EX_CANTCREAT, EX_NOINPUT, EX_NOT_RUNNING, EX_TEMPFAIL, EX_USAGE
-from trapd.storage.event_store import SIDECAR_NAME
+from trapd.storage.layout import SIDECAR_NAME
 
 
 def assert_one_clear_line(stderr: str, *needles: str) -> None:

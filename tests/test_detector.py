@@ -18,10 +18,10 @@ from trapd.detect.base import Category, DetectionResult
 from trapd.detect.cards import SsdOutputNames, builtin_cards, load_card
 from trapd.detect.decoders import decode_ssd, decode_yolov8, nms
 from trapd.detect.detector import TfliteDetector, plan_crops
-from trapd.detect.models import find_model, install, verify
-from trapd.detect.runtime import ModelError
-from trapd.errors import ConfigError
-from trapd.hardware.imaging import decode_jpeg
+from trapd.detect.install import install, verify
+from trapd.detect.models import find_model
+from trapd.errors import ConfigError, ModelError
+from trapd.imaging import decode_jpeg
 
 MODELS = SHARED / "models"
 IMAGES = SHARED / "images" / "camera-trap"
@@ -344,7 +344,7 @@ def test_models_verify_command_fails_on_a_mismatch(tmp_path: Path, shared_models
 
 def test_install_never_writes_into_the_models_search_folders_by_default(monkeypatch: pytest.MonkeyPatch,
                                                                         tmp_path: Path) -> None:
-    from trapd.detect.models import install_dir
+    from trapd.detect.install import install_dir
 
     monkeypatch.setenv("TRAPD_MODELS_DIR", str(MODELS))
     assert install_dir() != MODELS

@@ -13,7 +13,7 @@ import yaml
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import CAMERA_TRAP_IMAGES, PROJECT_ROOT, SHARED, config_data, make_config, run_one_event, trapd_cli
-from trapd.storage.event_store import read_sidecars
+from trapd.storage.sidecar import read_sidecars
 
 SCHEMAS = SHARED / "camtrap-dp"
 sys.path.insert(0, str(PROJECT_ROOT / "tools"))
@@ -118,5 +118,5 @@ def test_a_card_from_two_sites_exports_each_deployment_with_its_own_times(
     run_one_event(make_config(tmp_path / "card", deployment={**site, "id": "ridge-2"}), mock_factory)
     export_camtrap_dp(first, tmp_path / "package")
     [deployment] = csv.DictReader((tmp_path / "package" / "deployments.csv").open())
-    [(_, sidecar)] = [(f, s) for f, s in read_sidecars(tmp_path / "card") if s["deployment_id"] == "ridge-1"]
-    assert deployment["deploymentEnd"].startswith(sidecar["end_utc"][:19]), "not the later site's last event"
+    [(_, sidecar)] = [(f, s) for f, s in read_sidecars(tmp_path / "card") if s.deployment_id == "ridge-1"]
+    assert deployment["deploymentEnd"].startswith(sidecar.end_utc[:19]), "not the later site's last event"

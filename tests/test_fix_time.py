@@ -11,7 +11,7 @@ import numpy as np
 from PIL import ExifTags, Image
 
 from tests.conftest import exiftool, trapd_cli, write_config
-from trapd.storage.catalog import catalog_path
+from trapd.storage.layout import catalog_path
 
 
 def _sidecars(root: Path) -> dict[str, dict[str, object]]:

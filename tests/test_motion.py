@@ -14,7 +14,7 @@ from trapd.decide import decide_event, decide_frame
 from trapd.detect.base import Detection, DetectionResult
 from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.motion import with_motion
-from trapd.storage.event_store import SIDECAR_NAME
+from trapd.storage.layout import SIDECAR_NAME
 from trapd.timebase import Instant
 
 TREE = (0.10, 0.20, 0.15, 0.50)  # normalised x, y, w, h: it stands in every frame

@@ -27,9 +27,13 @@ from tests.conftest import (
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.frames import Frame
 from trapd.storage import overwrite
-from trapd.storage.catalog import Catalog, reconcile
-from trapd.storage.event_store import EventStore, catalog_name, frame_path, read_sidecars
+from trapd.storage.catalog import Catalog
+from trapd.storage.layout import catalog_name, frame_path
 from trapd.storage.overwrite import Overwriter, Overwritten, overwrite_frames
+from trapd.storage.reconcile import reconcile
+from trapd.storage.sidecar import read_sidecars
+from trapd.storage.space import FreeSpace, free_mb_beyond
+from trapd.storage.writer import EventWriter
 
 SCHEMAS = SHARED / "camtrap-dp"
 sys.path.insert(0, str(PROJECT_ROOT / "tools"))
@@ -74,14 +78,13 @@ def frames_of(root: Path, scenes: list[str]) -> list[set[str]]:
     """The JPEGs of each event, in the order the scenes were shot."""
     by_event = []
     for folder, sidecar in read_sidecars(root):
-        by_event.append({catalog_name(root, frame_path(folder, f["file"]))
-                         for f in sidecar["frames"] if f.get("file")})
+        by_event.append({catalog_name(root, frame_path(folder, f.file)) for f in sidecar.frames if f.file})
     assert len(by_event) == len(scenes)
     return by_event
 
 
 def room_on_a_card_of(root: Path, capacity_bytes: int) -> Callable[[], float]:
-    """Free space on a pretend card that holds ``capacity_bytes`` of JPEGs (in MB, as EventStore reports it)."""
+    """Free space on a pretend card that holds ``capacity_bytes`` of JPEGs (in MB, as EventWriter reports it)."""
     return lambda: (capacity_bytes - sum((root / f).stat().st_size for f in jpegs(root))) / 2**20
 
 
@@ -105,8 +108,8 @@ def test_audit_frames_go_first_then_events_with_no_detection_oldest_first(
         assert not list((root / "test-site" / "audit").rglob("*")), "emptied audit folders go too"
         assert_files_and_catalog_agree(root, catalog)
         # The sidecars stay, and say what was overwritten and when.
-        overwritten = [f["overwritten"] for _, s in read_sidecars(root) for f in s["frames"] if f.get("overwritten")]
-        assert len(overwritten) == 9 and {o["tier"] for o in overwritten} == {"audit", "undetected"}
+        overwritten = [f.overwritten for _, s in read_sidecars(root) for f in s.frames if f.overwritten]
+        assert len(overwritten) == 9 and {o.tier for o in overwritten} == {"audit", "undetected"}
         assert len(list(read_sidecars(root))) == len(SCENES)
     finally:
         catalog.close()
@@ -155,10 +158,9 @@ def test_free_space_that_cannot_be_read_deletes_nothing(tmp_path: Path, mock_fac
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(shutil, "disk_usage", unreadable)
-    store = EventStore(make_config(tmp_path))
     catalog = Catalog(root)
     try:
-        done = Overwriter(catalog, store.room_left_mb, target_mb=1, include_detections=True).make_room()
+        done = Overwriter(catalog, lambda: free_mb_beyond(root, 0), target_mb=1, include_detections=True).make_room()
         assert done.total == 0 and jpegs(root) == before, "an unknown is not a full card"
     finally:
         catalog.close()
@@ -168,7 +170,7 @@ def test_reconcile_leaves_the_audit_frames_of_an_event_it_could_not_index(
         tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
-    from trapd.storage.catalog import catalog_path
+    from trapd.storage.layout import catalog_path
 
     root = scenes_on_card(tmp_path, mock_factory, ["empty"])
     audited = jpegs(root)
@@ -235,7 +237,7 @@ def test_the_trap_keeps_capturing_on_a_full_card_by_overwriting(
     event_bytes = 3 * 6100  # three 160x120 frames
     # A card that fits the animal event plus about four more, scaled so that 1 MB stands for 1 kB.
     capacity = event_bytes + 4 * event_bytes + 2 * 1024
-    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: room_on_a_card_of(root, capacity)() * 1024)
+    monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: room_on_a_card_of(root, capacity)() * 1024)
     daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
     try:
         detector.scene = "animal"
@@ -266,7 +268,7 @@ def test_overwrite_with_nothing_left_to_delete_reports_full(
     config = make_config(tmp_path, storage={"when_full": "overwrite", "overwrite_free_mb": 1})
     root = config.storage.root
     capacity = 5 * 3 * 6100 // 2  # two and a half events, scaled as above
-    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: room_on_a_card_of(root, capacity)() * 1024)
+    monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: room_on_a_card_of(root, capacity)() * 1024)
     daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
     try:
         events = pulse_for_events(mock_factory, sink, 3)  # the third overfills the card
@@ -365,25 +367,25 @@ def test_a_write_that_hits_enospc_makes_room_before_it_is_retried(
         tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from trapd import pipeline
+    from trapd.stages import store as store_stage
 
     calls: list[str] = []
-    real_write = EventStore.write
+    real_write = EventWriter.write
 
-    def full_once(self: EventStore, record: object) -> object:
+    def full_once(self: EventWriter, record: object) -> object:
         calls.append("write")
         if calls.count("write") == 1:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(self, record)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(EventStore, "write", full_once)
+    monkeypatch.setattr(EventWriter, "write", full_once)
     def make_room(self: Overwriter) -> Overwritten:
         calls.append("make_room")
         return Overwritten()
 
     monkeypatch.setattr(Overwriter, "make_room", make_room)
-    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: 0.5)  # under overwrite_free_mb: room is wanted
-    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", (0.0,))
+    monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: 0.5)  # under overwrite_free_mb: room is wanted
+    monkeypatch.setattr(store_stage, "STORE_RETRY_DELAYS_S", (0.0,))
     config = make_config(tmp_path, storage={"when_full": "overwrite", "overwrite_free_mb": 1})
     run_one_event(config, mock_factory)
     first_write = calls.index("write")

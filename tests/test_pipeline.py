@@ -25,11 +25,12 @@ from tests.conftest import (
 )
 from trapd.detect.base import Detection
 from trapd.errors import DeviceError
-from trapd.event import EventRecord
+from trapd.event import DecidedEvent
 from trapd.frames import CameraFrame
 from trapd.hardware.replay import ReplayCamera
 from trapd.hardware.synthetic import SyntheticCamera
-from trapd.storage.event_store import SIDECAR_NAME, StoredEvent
+from trapd.storage.layout import SIDECAR_NAME
+from trapd.storage.writer import StoredEvent
 
 
 def synthetic() -> SyntheticCamera:
@@ -167,7 +168,7 @@ def test_empty_frames_are_discarded_and_animals_kept_with_reasons(tmp_path: Path
     assert [d.keep for d in first.decisions] == [True, False]
     assert first.decisions[0].reason == "animal (zebra) 0.85 >= 0.40"
     assert first.decisions[1].reason == "no detections"
-    assert not second.decision.keep  # type: ignore[union-attr]
+    assert not second.decision.keep
     sidecar = json.loads((events[1][1].directory / SIDECAR_NAME).read_text())
     assert sidecar["decision"]["keep"] is False and sidecar["frames"][0]["file"] is None
     counts = daemon.status.counts()
@@ -327,12 +328,12 @@ def test_replay_camera_on_all_shared_photos_never_crashes(tmp_path: Path, mock_f
 def test_a_dead_worker_stops_the_daemon_with_exit_70_instead_of_hanging(
     tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trapd.storage.event_store import EventStore
+    from trapd.storage.writer import EventWriter
 
-    def bug(self: EventStore, record: object) -> None:
+    def bug(self: EventWriter, record: object) -> None:
         raise KeyError("a bug, not an expected error")
 
-    monkeypatch.setattr(EventStore, "write", bug)
+    monkeypatch.setattr(EventWriter, "write", bug)
     daemon = start_daemon(make_config(tmp_path), mock_factory)
     pulse(mock_factory)
     assert daemon.stop_requested.wait(10), "a failed worker must ask the daemon to stop"
@@ -348,19 +349,19 @@ def test_a_failure_elsewhere_still_drains_every_captured_event_to_disk(
     """A dying pre-trigger filler (or any worker) while storage is slow: what was captured is still stored."""
     import time
 
-    from trapd import pipeline
     from trapd.frames import Trigger
-    from trapd.storage.event_store import EventStore
+    from trapd.stages import messages
+    from trapd.storage.writer import EventWriter
     from trapd.timebase import Instant
 
-    real_write = EventStore.write
+    real_write = EventWriter.write
 
-    def slow_card(self: EventStore, record: EventRecord) -> StoredEvent:
+    def slow_card(self: EventWriter, record: DecidedEvent) -> StoredEvent:
         time.sleep(0.4)
         return real_write(self, record)
 
-    monkeypatch.setattr(EventStore, "write", slow_card)
-    monkeypatch.setattr(pipeline, "_BACKPRESSURE_CHECK_S", 0.05)  # blocked puts look up often
+    monkeypatch.setattr(EventWriter, "write", slow_card)
+    monkeypatch.setattr(messages, "BACKPRESSURE_CHECK_S", 0.05)  # blocked puts look up often
     sink = EventSink()
     config = make_config(tmp_path, event={"gap_s": 0.0, "max_per_minute": 0}, burst={"frames": 1},
                          pipeline={"max_events_in_flight": 1})
@@ -393,7 +394,7 @@ def test_a_cold_camera_that_will_not_start_is_counted_and_the_trap_stays_armed(
         assert daemon.status.state == "armed"
     finally:
         daemon.stop()
-    assert record.frames == [] and record.decision is not None
+    assert not record.frames and record.decision is not None
     assert record.decision.reason == "no frames captured (camera errors)"
     assert json.loads((stored.directory / SIDECAR_NAME).read_text())["triggers"], "the trigger itself is recorded"
     assert daemon.status.counts()["camera_errors"] == 4  # the start, and each of 3 captures
@@ -410,20 +411,20 @@ def test_a_malformed_detector_result_is_flagged_not_fatal(tmp_path: Path, mock_f
 
 def test_a_transient_write_error_is_retried(tmp_path: Path, mock_factory: MockFactory,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from trapd import pipeline
-    from trapd.storage.event_store import EventStore
+    from trapd.stages import store as store_stage
+    from trapd.storage.writer import EventWriter
 
-    real_write = EventStore.write
+    real_write = EventWriter.write
     attempts: list[int] = []
 
-    def flaky(self: EventStore, record: EventRecord) -> StoredEvent:
+    def flaky(self: EventWriter, record: DecidedEvent) -> StoredEvent:
         attempts.append(1)
         if len(attempts) == 1:
             raise OSError(5, "Input/output error")
         return real_write(self, record)
 
-    monkeypatch.setattr(EventStore, "write", flaky)
-    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", (0.01, 0.01))
+    monkeypatch.setattr(EventWriter, "write", flaky)
+    monkeypatch.setattr(store_stage, "STORE_RETRY_DELAYS_S", (0.01, 0.01))
     _, stored, daemon = run_one_event(make_config(tmp_path), mock_factory)
     assert len(attempts) == 2 and len(stored.files) == 3
     assert daemon.status.counts()["storage_errors"] == 0

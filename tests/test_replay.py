@@ -16,7 +16,8 @@ from trapd.config import TrapdConfig
 from trapd.detect.base import Detection
 from trapd.errors import InputError
 from trapd.replay import group_into_events, replay
-from trapd.storage.event_store import SIDECAR_NAME, EventStore
+from trapd.storage.layout import SIDECAR_NAME
+from trapd.storage.writer import EventWriter
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -88,7 +89,7 @@ def test_events_are_decided_and_stored_as_the_daemon_would(tmp_path: Path) -> No
     config: TrapdConfig = make_config(tmp_path / "store", event={"gap_s": 5.0},
                                       deployment={"timezone": "Africa/Nairobi"})
     detector = ScriptedDetector({"b.jpg": [Detection("animal", "fox", 0.9, (0.1, 0.1, 0.2, 0.2))]})
-    store = EventStore(config)
+    store = EventWriter(config)
     store.prepare()
     (first, first_stored), (second, _) = list(replay(archive, detector, config, store))
     assert [d.keep for d in first.decisions] == [True, True]  # the event-level rule: b keeps a

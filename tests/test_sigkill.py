@@ -23,8 +23,7 @@ from PIL import Image
 from tests.conftest import PROJECT_ROOT, small_card, trapd_cli, write_config
 from trapd.control import request, socket_path_for
 from trapd.errors import TrapdError
-from trapd.storage.catalog import catalog_path
-from trapd.storage.event_store import SIDECAR_NAME, state_dir
+from trapd.storage.layout import SIDECAR_NAME, catalog_path, state_dir
 
 
 def start(config: Path) -> subprocess.Popen[bytes]:

@@ -21,13 +21,14 @@ from tests.conftest import (
     start_daemon,
     wait_until,
 )
-from trapd.storage.event_store import SIDECAR_NAME, EventStore
+from trapd.storage.layout import SIDECAR_NAME
+from trapd.storage.space import FreeSpace
 
 
 def test_a_full_card_stops_capture_reports_full_and_recovers(tmp_path: Path, mock_factory: MockFactory,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     room = [-5.0]
-    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: room[0])
+    monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: room[0])
     sink = EventSink()
     daemon = start_daemon(make_config(tmp_path, storage={"reserve_mb": 200}), mock_factory, on_event_stored=sink)
     try:
@@ -48,7 +49,7 @@ def test_a_full_card_stops_capture_reports_full_and_recovers(tmp_path: Path, moc
 def test_filling_up_mid_event_ends_it_and_keeps_what_was_captured(tmp_path: Path, mock_factory: MockFactory,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     checks = iter([10.0, 10.0, -1.0] + [-1.0] * 10)  # at start-up, for the event, then gone after its first burst
-    monkeypatch.setattr(EventStore, "room_left_mb", lambda self: next(checks))
+    monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: next(checks))
     record, stored, _ = run_one_event(make_config(tmp_path, event={"gap_s": 1.0}), mock_factory)
     assert record.end_reason == "storage_full"
     assert len(stored.files) == 3
@@ -57,9 +58,9 @@ def test_filling_up_mid_event_ends_it_and_keeps_what_was_captured(tmp_path: Path
 
 def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path: Path, mock_factory: MockFactory,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from trapd import pipeline
-    from trapd.storage import event_store
-    from trapd.storage.atomic import write_atomic as real_write
+    from trapd.files import write_atomic as real_write
+    from trapd.stages import store as store_stage
+    from trapd.storage import writer as event_writer
     full = [True]
 
     def no_space(fd: int) -> None:
@@ -74,8 +75,8 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
                 real_write(path, data, durable=durable)
         real_write(path, data, durable=durable)
 
-    monkeypatch.setattr(event_store, "write_atomic", write)
-    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", ())  # the disk stays full: no retry can help
+    monkeypatch.setattr(event_writer, "write_atomic", write)
+    monkeypatch.setattr(store_stage, "STORE_RETRY_DELAYS_S", ())  # the disk stays full: no retry can help
     sink = EventSink()
     daemon = start_daemon(make_config(tmp_path), mock_factory, on_event_stored=sink)
     try:
@@ -98,9 +99,9 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
 def test_a_real_small_card_fills_up_without_a_corrupt_file(tmp_path: Path, mock_factory: MockFactory,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A 6 MB tmpfs, a 1 MB reserve, 1.3 MB events: the guard stops capture, or the disk runs out mid-event."""
-    from trapd import pipeline
+    from trapd.stages import store as store_stage
 
-    monkeypatch.setattr(pipeline, "STORE_RETRY_DELAYS_S", ())  # nobody will clear this card
+    monkeypatch.setattr(store_stage, "STORE_RETRY_DELAYS_S", ())  # nobody will clear this card
     with small_card(tmp_path / "card", 6) as card:
         sink = EventSink()
         config = make_config(card, camera={"type": "synthetic", "main_size": [1024, 768], "lores_size": [80, 60]},

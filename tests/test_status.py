@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import spawn_trapd, trapd_cli, wait_until, write_config
 from trapd import status as status_module
+from trapd import timebase
 from trapd.status import Status, unhealthy_reasons
 
 
@@ -75,12 +76,12 @@ def test_low_disk_and_a_stopped_trap_are_problems() -> None:
 
 def test_clock_sync_is_read_from_timesyncd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     flag = tmp_path / "timesync" / "synchronized"
-    monkeypatch.setattr(status_module, "TIMESYNC_FLAG", flag)
-    assert status_module.clock_synced() is None  # no timesyncd: unknown, not "false"
+    monkeypatch.setattr(timebase, "TIMESYNC_FLAG", flag)
+    assert timebase.clock_synced() is None  # no timesyncd: unknown, not "false"
     flag.parent.mkdir()
-    assert status_module.clock_synced() is False
+    assert timebase.clock_synced() is False
     flag.touch()
-    assert status_module.clock_synced() is True
+    assert timebase.clock_synced() is True
 
 
 def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_on_an_invalid_one(tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ from tests.conftest import exiftool, make_config
 from trapd.decide import EventDecision, FrameDecision
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo
 from trapd.errors import StorageBusyError, StorageError
-from trapd.event import EventRecord
+from trapd.event import DecidedEvent
+from trapd.files import write_atomic
 from trapd.frames import CameraFrame, Frame, MetadataValue, Trigger
-from trapd.storage.atomic import write_atomic
-from trapd.storage.event_store import SIDECAR_NAME, EventStore
+from trapd.storage.layout import SIDECAR_NAME
 from trapd.storage.lock import StorageLock
+from trapd.storage.writer import EventWriter
 from trapd.timebase import Instant
 
 CAPTURED = Instant(1_000_000_000_000, datetime(2024, 3, 1, 22, 15, 30, 250_000, tzinfo=UTC))
@@ -48,18 +49,22 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
 
 
-def _record(frames: list[CameraFrame], keep: list[bool]) -> EventRecord:
+def _record(frames: list[CameraFrame], keep: list[bool], results: dict[int, DetectionResult] | None = None,
+            decisions: dict[int, FrameDecision] | None = None) -> DecidedEvent:
+    """An event decided as scripted: every frame a leopard, kept as ``keep`` says, unless ``results`` and
+    ``decisions`` say otherwise for a frame."""
     trigger = Trigger(CAPTURED)
-    record = EventRecord("20240301T221530.250Z-abcd", CAPTURED, [trigger])
-    for index, camera_frame in enumerate(frames):
-        record.frames.append(Frame("20240301T221530.250Z-abcd", index, 0, trigger,
-                                   CAPTURED.at_monotonic(CAPTURED.monotonic_ns + index * 10**9), camera_frame))
-    record.results = [DetectionResult("ok", (Detection("animal", "leopard", 0.9, (0.1, 0.2, 0.3, 0.4)),))
-                      for _ in frames]
-    record.decisions = [FrameDecision(k, "because") for k in keep]
-    record.decision = EventDecision(any(keep), "because")
-    record.detector = DetectorInfo("scripted", "1")
-    return record
+    leopard = DetectionResult("ok", (Detection("animal", "leopard", 0.9, (0.1, 0.2, 0.3, 0.4)),))
+    return DecidedEvent(
+        "20240301T221530.250Z-abcd", CAPTURED, (trigger,),
+        frames=tuple(Frame("20240301T221530.250Z-abcd", index, 0, trigger,
+                           CAPTURED.at_monotonic(CAPTURED.monotonic_ns + index * 10**9), camera_frame)
+                     for index, camera_frame in enumerate(frames)),
+        results=tuple((results or {}).get(index, leopard) for index in range(len(frames))),
+        decisions=tuple((decisions or {}).get(index, FrameDecision(k, "because")) for index, k in enumerate(keep)),
+        decision=EventDecision(any(keep), "because"),
+        detector=DetectorInfo("scripted", "1"),
+    )
 
 
 def _frame(shade: int = 90) -> CameraFrame:
@@ -73,7 +78,7 @@ def _frame(shade: int = 90) -> CameraFrame:
 
 def test_kept_frames_carry_exif_from_the_capture_time_in_site_time(tmp_path: Path) -> None:
     config = make_config(tmp_path, deployment={"id": "site-7", "camera_id": "cam-007", "timezone": "Asia/Tehran"})
-    store = EventStore(config)
+    store = EventWriter(config)
     store.prepare()
     stored = store.write(_record([_frame()], [True]))
     [jpeg] = stored.files
@@ -95,7 +100,7 @@ def test_kept_frames_carry_exif_from_the_capture_time_in_site_time(tmp_path: Pat
 def test_exiftool_reads_capture_time_camera_and_gps_and_validates_the_exif(tmp_path: Path) -> None:
     site = {"id": "site-7", "camera_id": "cam-007", "timezone": "Asia/Tehran", "latitude": 36.123456,
             "longitude": -53.654321, "gps_in_exif": True}
-    store = EventStore(make_config(tmp_path, deployment=site))
+    store = EventWriter(make_config(tmp_path, deployment=site))
     store.prepare()
     [jpeg] = store.write(_record([_frame()], [True])).files
     tags = exiftool(jpeg)
@@ -110,18 +115,18 @@ def test_exiftool_reads_capture_time_camera_and_gps_and_validates_the_exif(tmp_p
 
 
 def test_kept_frames_carry_xmp_keywords_for_what_was_seen_and_for_flags(tmp_path: Path) -> None:
-    store = EventStore(make_config(tmp_path, deployment={"id": "ridge-7"}))
+    store = EventWriter(make_config(tmp_path, deployment={"id": "ridge-7"}))
     store.prepare()
-    record = _record([_frame(), _frame()], [True, True])
-    record.results[1] = DetectionResult("error", reason="interpreter failed")
-    record.decisions[1] = FrameDecision(True, "kept, detection failed", flags=("detector_error",))
+    record = _record([_frame(), _frame()], [True, True],
+                     results={1: DetectionResult("error", reason="interpreter failed")},
+                     decisions={1: FrameDecision(True, "kept, detection failed", flags=("detector_error",))})
     seen, failed = (jpeg.read_bytes() for jpeg in store.write(record).files)
     assert b"<rdf:li>ridge-7</rdf:li><rdf:li>animal</rdf:li>" in seen
     assert b"<rdf:li>detector_error</rdf:li>" in failed and b"<rdf:li>animal</rdf:li>" not in failed
 
 
 def test_layout_and_sidecar(tmp_path: Path) -> None:
-    store = EventStore(make_config(tmp_path))
+    store = EventWriter(make_config(tmp_path))
     store.prepare()
     stored = store.write(_record([_frame(), _frame(30)], [True, False]))
     event_dir = tmp_path / "test-site" / "2024-03-01" / "20240301T221530.250Z-abcd"
@@ -144,7 +149,7 @@ def test_layout_and_sidecar(tmp_path: Path) -> None:
 
 
 def test_an_undecodable_frame_is_stored_byte_for_byte(tmp_path: Path) -> None:
-    store = EventStore(make_config(tmp_path))
+    store = EventWriter(make_config(tmp_path))
     store.prepare()
     broken = b"\xff\xd8\xff\xe0" + b"\x00" * 100
     frame = CameraFrame(None, None, _frame().metadata, "replay", original_jpeg=broken, decode_error="truncated")
@@ -156,7 +161,7 @@ def test_storage_that_cannot_be_created_is_one_clear_error(tmp_path: Path) -> No
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StorageError, match="cannot be used"):
-        EventStore(make_config(blocker / "sub")).prepare()
+        EventWriter(make_config(blocker / "sub")).prepare()
 
 
 def test_read_only_storage_is_a_permission_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,9 +169,9 @@ def test_read_only_storage_is_a_permission_error(tmp_path: Path, monkeypatch: py
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("trapd.storage.event_store.write_atomic", refuse)
+    monkeypatch.setattr("trapd.storage.writer.write_atomic", refuse)
     with pytest.raises(StorageError, match="not writable by this user"):
-        EventStore(make_config(tmp_path)).prepare()
+        EventWriter(make_config(tmp_path)).prepare()
 
 
 def test_one_daemon_per_storage(tmp_path: Path) -> None:
@@ -186,7 +191,7 @@ def test_jpeg_quality_is_applied(tmp_path: Path) -> None:
     sizes = {}
     for quality in (30, 95):
         root = tmp_path / str(quality)
-        store = EventStore(make_config(root, storage={"jpeg_quality": quality}))
+        store = EventWriter(make_config(root, storage={"jpeg_quality": quality}))
         store.prepare()
         [jpeg] = store.write(_record([noisy], [True])).files
         Image.open(io.BytesIO(jpeg.read_bytes())).load()
@@ -197,7 +202,7 @@ def test_jpeg_quality_is_applied(tmp_path: Path) -> None:
 def test_no_gps_in_exif_unless_asked_and_then_rounded(tmp_path: Path) -> None:
     site = {"id": "s", "camera_id": "c", "latitude": 36.123456, "longitude": -53.654321}
     for gps_in_exif in (False, True):
-        store = EventStore(make_config(tmp_path / str(gps_in_exif), deployment={**site, "gps_in_exif": gps_in_exif}))
+        store = EventWriter(make_config(tmp_path / str(gps_in_exif), deployment={**site, "gps_in_exif": gps_in_exif}))
         store.prepare()
         [jpeg] = store.write(_record([_frame()], [True])).files
         gps = Image.open(jpeg).getexif().get_ifd(ExifTags.IFD.GPSInfo)
@@ -210,10 +215,10 @@ def test_no_gps_in_exif_unless_asked_and_then_rounded(tmp_path: Path) -> None:
 
 
 def test_each_event_records_its_boot_and_clock_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from trapd.storage import event_store
+    from trapd.storage import writer as event_writer
 
-    monkeypatch.setattr(event_store, "clock_synced", lambda: False)  # a Pi that booted without network time
-    store = EventStore(make_config(tmp_path))
+    monkeypatch.setattr(event_writer, "clock_synced", lambda: False)  # a Pi that booted without network time
+    store = EventWriter(make_config(tmp_path))
     store.prepare()
     stored = store.write(_record([_frame()], [True]))
     sidecar = json.loads((stored.directory / SIDECAR_NAME).read_text())

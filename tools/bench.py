@@ -41,9 +41,9 @@ from measure_idle import measure_idle, report  # noqa: E402
 from trapd.config import TrapdConfig  # noqa: E402
 from trapd.daemon import Daemon  # noqa: E402
 from trapd.detect.base import DetectionResult, DetectorInfo  # noqa: E402
-from trapd.event import EventRecord  # noqa: E402
+from trapd.event import DecidedEvent  # noqa: E402
 from trapd.frames import Frame  # noqa: E402
-from trapd.storage.event_store import StoredEvent  # noqa: E402
+from trapd.storage.writer import StoredEvent  # noqa: E402
 
 
 class SlowDetector:
@@ -73,12 +73,12 @@ def _config(root: Path, **sections: Any) -> TrapdConfig:
     return TrapdConfig.model_validate(data)
 
 
-def _fire(config: TrapdConfig, triggers: int, detector: Any = None, settle_s: float = 0.0) -> list[EventRecord]:
+def _fire(config: TrapdConfig, triggers: int, detector: Any = None, settle_s: float = 0.0) -> list[DecidedEvent]:
     """Run a daemon, fire ``triggers`` PIR edges each once capture is idle, return the stored events."""
-    records: list[EventRecord] = []
+    records: list[DecidedEvent] = []
     lock = threading.Lock()
 
-    def stored(record: EventRecord, _stored: StoredEvent) -> None:
+    def stored(record: DecidedEvent, _stored: StoredEvent) -> None:
         with lock:
             records.append(record)
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from trapd.control import request, socket_path_for  # noqa: E402
 from trapd.errors import TrapdError  # noqa: E402
-from trapd.storage.event_store import state_dir  # noqa: E402
+from trapd.storage.layout import state_dir  # noqa: E402
 
 
 def cpu_ticks(pid: int) -> int:

@@ -19,8 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trapd.errors import ConfigError
 
-SCHEMA_VERSION = 1
-
 #: Where the service looks when no ``--config`` is given (see systemd/trapd.service).
 DEFAULT_CONFIG_PATH = Path("/etc/trapd/config.yaml")
 
@@ -90,6 +88,14 @@ class DeploymentConfig(Section):
     project_title: str = Field("trapd camera trap", max_length=256, description="Camtrap DP project title.")
     contact: str = Field("trapd operator", max_length=256, description="Contact person, listed as contributor.")
 
+    def rounded_site(self) -> tuple[float, float] | None:
+        """(latitude, longitude) rounded to ``coordinate_precision``, as every export and EXIF gives them; None
+        when the site is not set."""
+        if self.latitude is None or self.longitude is None:
+            return None
+        return (rounded_coordinate(self.latitude, self.coordinate_precision),
+                rounded_coordinate(self.longitude, self.coordinate_precision))
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, name: str) -> str:
@@ -98,6 +104,12 @@ class DeploymentConfig(Section):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA timezone {name!r} (e.g. 'UTC', 'Asia/Tehran')") from None
         return name
+
+
+def rounded_coordinate(value: float, precision: float) -> float:
+    """A coordinate rounded to ``precision`` degrees, printed without float noise."""
+    decimals = max(0, len(f"{precision:.10f}".rstrip("0").split(".")[1]))
+    return round(round(value / precision) * precision, decimals)
 
 
 class PirConfig(Section):

@@ -23,19 +23,23 @@ from trapd.control import ControlServer, socket_path_for
 from trapd.detect import build_detector
 from trapd.detect.base import Detector
 from trapd.errors import EX_OK, EX_SOFTWARE, ConfigError, TrapdError
-from trapd.event import EventRecord
+from trapd.event import DecidedEvent
 from trapd.frames import Trigger
 from trapd.hardware import open_camera
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pir import PirSensor
 from trapd.notify import SystemdNotifier
-from trapd.pipeline import EventStoredHook, Pipeline
+from trapd.pipeline import Pipeline
 from trapd.schedule import Clock, Schedule, utc_now
+from trapd.stages.store import EventStoredHook
 from trapd.status import Status
-from trapd.storage.catalog import Reconciliation, catalog_unless_full, reconcile
-from trapd.storage.event_store import EventStore, StoredEvent, state_dir
+from trapd.storage.catalog import catalog_unless_full
+from trapd.storage.layout import lock_path, state_dir
 from trapd.storage.lock import StorageLock
+from trapd.storage.reconcile import Reconciliation, reconcile
+from trapd.storage.space import ensure_ballast, free_mb_beyond, release_ballast_if_brim_full
+from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
@@ -91,9 +95,12 @@ class Daemon:
     def _start(self) -> None:
         config = self.config
         with contextlib.ExitStack() as resources:
-            store = EventStore(config)
+            store = EventWriter(config)
+            storage = config.storage
+            release_ballast_if_brim_full(store.root, storage.ballast_mb)
             store.prepare()
-            lock = StorageLock(state_dir(store.root) / "lock")
+            ensure_ballast(store.root, storage.ballast_mb, lambda: free_mb_beyond(store.root, storage.reserve_mb))
+            lock = StorageLock(lock_path(store.root))
             lock.acquire()
             resources.callback(lock.release)
             # Whatever the last run ended in (a power cut, a kill), files and index agree before arming.
@@ -216,7 +223,7 @@ class Daemon:
         self.pipeline.submit(Trigger(Instant.now(), "manual"))
         return "manual"
 
-    def _event_stored(self, record: EventRecord, stored: StoredEvent) -> None:
+    def _event_stored(self, record: DecidedEvent, stored: StoredEvent) -> None:
         if self.on_event_stored is not None:
             self.on_event_stored(record, stored)
 

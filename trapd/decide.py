@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from trapd.config import DecisionConfig
-from trapd.detect.base import Detection, DetectionResult
+from trapd.detect.base import Category, Detection, DetectionResult
 from trapd.frames import Frame
 
 
@@ -55,12 +55,12 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
     if result.status == "unfiltered":
         return FrameDecision(True, f"kept unfiltered: {result.reason}", flags=("unfiltered",))
     evidence = [d for d in result.detections if not _static_and_weak(d, policy)]
-    best = max(evidence, key=lambda d: d.score - _threshold(d, policy), default=None)
+    best = max(evidence, key=lambda d: d.score - threshold_of(d.category, policy), default=None)
     if best is not None:
-        threshold = _threshold(best, policy)
+        threshold = threshold_of(best.category, policy)
         if best.score >= threshold:
             return FrameDecision(True, f"{_describe(best)} >= {threshold:.2f}", confident=True)
-        if best.score >= keep_floor(best, policy):
+        if best.score >= keep_floor(best.category, policy):
             return FrameDecision(
                 True, f"unsure: {_describe(best)} within {policy.unsure_margin:.2f} of {threshold:.2f}"
             )
@@ -75,7 +75,7 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecisi
                                     f"{policy.moving_ratio:.1f}) and is under {policy.static_min_score:.2f}")
     if best is None:
         return FrameDecision(False, "no detections")
-    return FrameDecision(False, f"best {_describe(best)} < {keep_floor(best, policy):.2f}")
+    return FrameDecision(False, f"best {_describe(best)} < {keep_floor(best.category, policy):.2f}")
 
 
 def _static_and_weak(detection: Detection, policy: DecisionConfig) -> bool:
@@ -107,13 +107,14 @@ def decide_event(
     return decisions, event
 
 
-def keep_floor(detection: Detection, policy: DecisionConfig) -> float:
-    """The lowest score at which this detection keeps its frame: its category's threshold, less the unsure margin."""
-    return _threshold(detection, policy) - policy.unsure_margin
+def keep_floor(category: Category, policy: DecisionConfig) -> float:
+    """The lowest score at which a detection of this category keeps its frame: its threshold, less the unsure
+    margin. The exports ask it too, of the policy each event recorded, so "kept" means one thing everywhere."""
+    return threshold_of(category, policy) - policy.unsure_margin
 
 
-def _threshold(detection: Detection, policy: DecisionConfig) -> float:
-    return float(getattr(policy.thresholds, detection.category))
+def threshold_of(category: Category, policy: DecisionConfig) -> float:
+    return float(getattr(policy.thresholds, category))
 
 
 def _describe(detection: Detection) -> str:

@@ -52,6 +52,10 @@ class DeviceError(TrapdError, OSError):
     exit_code = EX_UNAVAILABLE
 
 
+class ModelError(DeviceError):
+    """A model that is missing, corrupt, or does not match its card."""
+
+
 class StorageError(TrapdError, OSError):
     """The storage root cannot be created or written."""
 

@@ -1,8 +1,16 @@
-"""An event: the triggers, frames, detections and decisions of one sequence (Camtrap DP eventID)."""
+"""An event: the triggers, frames, detections and decisions of one sequence (Camtrap DP eventID).
+
+Two values, one for each half of an event's life. Capture fills an :class:`OpenEvent` (its
+triggers, and why it ended); the frames travel on their own. When the event closes,
+:func:`close_event` turns the open event, its frames and their detections into a frozen
+:class:`DecidedEvent`: the same function for the daemon and for replay, with no state of its own.
+"""
 
 from __future__ import annotations
 
+import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +24,7 @@ from trapd.timebase import Instant
 #: quiet: no trigger for event.gap_s; max_frames: event.max_frames reached, a new event follows;
 #: shutdown: the daemon was asked to stop; storage_full: the storage reserve was reached.
 EndReason = Literal["quiet", "max_frames", "shutdown", "storage_full"]
+CaptureMethod = Literal["activityDetection", "timeLapse"]
 
 
 def new_event_id(at: Instant) -> str:
@@ -28,31 +37,56 @@ def new_event_id(at: Instant) -> str:
     return f"{stamp}.{at.utc.microsecond // 1000:03d}Z-{secrets.token_hex(2)}"
 
 
+def capture_method_of(triggers: Sequence[Trigger]) -> CaptureMethod:
+    """Camtrap DP captureMethod: what made the camera fire."""
+    return "timeLapse" if triggers and triggers[0].source == "timelapse" else "activityDetection"
+
+
 @dataclass(slots=True)
-class EventRecord:
+class OpenEvent:
+    """An event while capture owns it: triggers are added as they come, and it ends for a reason."""
+
     event_id: str
     opened: Instant
-    triggers: list[Trigger]
-    frames: list[Frame] = field(default_factory=list)
-    results: list[DetectionResult] = field(default_factory=list)
-    decisions: list[FrameDecision] = field(default_factory=list)
-    decision: EventDecision | None = None
-    detector: DetectorInfo | None = None
+    triggers: list[Trigger] = field(default_factory=list)
     end_reason: EndReason = "quiet"
 
-    def decide(self, frames: list[Frame], results: list[DetectionResult], detector: DetectorInfo,
-               policy: DecisionConfig) -> None:
-        """Close the event as the trap decides it, live or replayed: motion between its frames
-        (pre-trigger ones included) is evidence too, then keep or discard per frame and per event."""
-        self.frames = frames
-        self.results = with_motion(frames, results)
-        self.detector = detector
-        if frames:
-            self.decisions, self.decision = decide_event(self.results, policy)
-        else:
-            self.decisions, self.decision = [], EventDecision(False, "no frames captured (camera errors)")
+    @classmethod
+    def opened_by(cls, trigger: Trigger) -> OpenEvent:
+        return cls(new_event_id(trigger.at), trigger.at, [trigger])
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedEvent:
+    """A closed event, every frame judged: what the store writes and the hooks are told of."""
+
+    event_id: str
+    opened: Instant
+    triggers: tuple[Trigger, ...]
+    frames: tuple[Frame, ...]
+    results: tuple[DetectionResult, ...]
+    decisions: tuple[FrameDecision, ...]
+    decision: EventDecision
+    detector: DetectorInfo
+    end_reason: EndReason = "quiet"
 
     @property
-    def capture_method(self) -> str:
-        """Camtrap DP captureMethod: what made the camera fire."""
-        return "timeLapse" if self.triggers and self.triggers[0].source == "timelapse" else "activityDetection"
+    def capture_method(self) -> CaptureMethod:
+        return capture_method_of(self.triggers)
+
+    @property
+    def last_capture(self) -> Instant:
+        return self.frames[-1].captured if self.frames else self.opened
+
+
+def close_event(event: OpenEvent, frames: Sequence[Frame], results: Sequence[DetectionResult],
+                detector: DetectorInfo, policy: DecisionConfig, rng: random.Random | None = None) -> DecidedEvent:
+    """Decide an event as the trap decides it, live or replayed: motion between its frames (pre-trigger
+    ones included) is evidence too, then keep or discard per frame and per event."""
+    measured = with_motion(frames, results)
+    if frames:
+        decisions, decision = decide_event(measured, policy, rng)
+    else:
+        decisions, decision = [], EventDecision(False, "no frames captured (camera errors)")
+    return DecidedEvent(event.event_id, event.opened, tuple(event.triggers), tuple(frames), tuple(measured),
+                        tuple(decisions), decision, detector, event.end_reason)

@@ -6,7 +6,7 @@ the sidecars and the tests never ask which camera produced a frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -44,7 +44,7 @@ class Trigger:
     source: TriggerSource = "pir"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CameraFrame:
     """What a camera hands over: both streams as RGB arrays, plus the camera's metadata.
 
@@ -68,9 +68,9 @@ class CameraFrame:
         return sensor_ns - int(exposure_us * 1000)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
-    """A camera frame placed in its event: which burst, which position, which trigger."""
+    """A camera frame placed in its event: which burst, which position, which trigger. Built once, whole."""
 
     event_id: str
     index: int
@@ -79,9 +79,13 @@ class Frame:
     captured: Instant
     camera: CameraFrame
     pretrigger: bool = False
-    flags: list[str] = field(default_factory=list)
     #: When capture handed the frame on to detection (monotonic): the end of trigger latency.
     handed_ns: int = 0
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """What capture knows is wrong with the frame (decisions add their own; see decide.frame_flags)."""
+        return ("undecodable",) if self.camera.decode_error is not None else ()
 
     @property
     def trigger_to_handoff_ms(self) -> float:

@@ -29,10 +29,10 @@ from trapd.config import TfliteDetectorConfig, TrapdConfig
 from trapd.decide import frame_flags
 from trapd.detect.base import Detector, run_detector
 from trapd.errors import InputError
-from trapd.event import EventRecord, new_event_id
+from trapd.event import DecidedEvent, OpenEvent, close_event
 from trapd.frames import Frame, Trigger
 from trapd.hardware.replay import JPEG_SUFFIXES, jpeg_camera_frame
-from trapd.storage.event_store import EventStore, StoredEvent
+from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
 
@@ -68,10 +68,7 @@ def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: i
     """
     camera = jpeg_camera_frame(path, lores_size, taken.monotonic_ns, "file", source_name or path.name,
                                at_least=None if full_resolution else max(lores_size))
-    frame = Frame(event_id, index, 0, trigger, taken, camera)
-    if camera.decode_error is not None:
-        frame.flags.append("undecodable")
-    return frame
+    return Frame(event_id, index, 0, trigger, taken, camera)
 
 
 def camera_time(path: Path, zone: ZoneInfo) -> datetime | None:
@@ -152,7 +149,7 @@ def interpreter_threads(configured: int) -> int:
 
 
 def replay(folder: Path, detector: Detector, config: TrapdConfig,
-           store: EventStore | None = None) -> Iterator[tuple[EventRecord, StoredEvent | None]]:
+           store: EventWriter | None = None) -> Iterator[tuple[DecidedEvent, StoredEvent | None]]:
     """Decide (and, given a store, store) each event of the archive, in time order.
 
     Decoding runs ahead on a worker thread (JPEG decoding and the interpreter both release the
@@ -164,9 +161,9 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
         opened = Instant(time.monotonic_ns(), photos[0].taken)
-        plans.append((EventRecord(new_event_id(opened), opened, [Trigger(opened, "manual")]), photos))
+        plans.append((OpenEvent.opened_by(Trigger(opened, "manual")), photos))
 
-    def load(record: EventRecord, index: int, photo: Photo) -> Frame:
+    def load(record: OpenEvent, index: int, photo: Photo) -> Frame:
         offset_ns = int((photo.taken - record.opened.utc).total_seconds() * 1e9)
         taken = Instant(record.opened.monotonic_ns + offset_ns, photo.taken)
         return photo_frame(photo.path, lores_size, record.event_id, index, record.triggers[0], taken,
@@ -189,11 +186,11 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
                 frames.append(ahead.popleft().result())
                 decode_next()
                 results.append(run_detector(detector, frames[-1]))
-            record.decide(frames, results, detector.info, config.decision)
-            yield record, (store.write(record) if store is not None else None)
+            decided = close_event(record, frames, results, detector.info, config.decision)
+            yield decided, (store.write(decided) if store is not None else None)
 
 
-def frame_lines(record: EventRecord) -> Iterator[dict[str, Any]]:
+def frame_lines(record: DecidedEvent) -> Iterator[dict[str, Any]]:
     """The JSON lines of `trapd replay`: one per photo, its file relative to the archive folder."""
     for frame, result, decision in zip(record.frames, record.results, record.decisions, strict=True):
         yield {

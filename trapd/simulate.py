@@ -20,8 +20,8 @@ from trapd.config import (
     TrapdConfig,
 )
 from trapd.daemon import Daemon
-from trapd.event import EventRecord
-from trapd.storage.event_store import StoredEvent
+from trapd.event import DecidedEvent
+from trapd.storage.writer import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def simulate(config: TrapdConfig, triggers: int, interval_s: float, *, daemon: D
     """
     event_dirs: list[str] = []
 
-    def remember(_record: EventRecord, stored: StoredEvent) -> None:
+    def remember(_record: DecidedEvent, stored: StoredEvent) -> None:
         event_dirs.append(str(stored.directory))
 
     daemon = daemon or simulation_daemon(config)

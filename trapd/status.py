@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from trapd.storage.atomic import write_atomic
-from trapd.timebase import Instant, iso_utc
+from trapd.files import write_atomic
+from trapd.timebase import Instant, clock_synced, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,6 @@ COUNTERS = (
 
 #: Below this much free space the trap is reported unhealthy (the full-disk policy is storage's job).
 LOW_DISK_PERCENT = 5.0
-#: systemd-timesyncd touches this file once the clock is synchronised (Pi without RTC: not at boot).
-TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 
 #: This many failed captures in a row make the trap unhealthy.
 CAMERA_FAILURES_UNHEALTHY = 3
@@ -173,13 +171,6 @@ def disk_space(root: str | None) -> dict[str, Any]:
     except OSError:
         return {"disk_free_mb": None, "disk_free_percent": None}
     return {"disk_free_mb": usage.free // 2**20, "disk_free_percent": round(100 * usage.free / usage.total, 1)}
-
-
-def clock_synced() -> bool | None:
-    """True once systemd-timesyncd has synchronised the clock; None where that cannot be known."""
-    if TIMESYNC_FLAG.exists():
-        return True
-    return False if TIMESYNC_FLAG.parent.exists() else None
 
 
 def unhealthy_reasons(snapshot: dict[str, Any]) -> list[str]:

@@ -10,6 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+#: systemd-timesyncd touches this file once the clock is synchronised (Pi without RTC: not at boot).
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+#: Names this boot: monotonic times count from it, so a sidecar's monotonic times are comparable only within it.
+BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +42,18 @@ def parse_utc(text: str) -> datetime:
 def iso_utc(moment: datetime) -> str:
     """``2026-11-21T08:45:12.345678Z``: ISO 8601 in UTC with an explicit zone."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def clock_synced() -> bool | None:
+    """True once systemd-timesyncd has synchronised the clock; None where that cannot be known."""
+    if TIMESYNC_FLAG.exists():
+        return True
+    return False if TIMESYNC_FLAG.parent.exists() else None
+
+
+def boot_id() -> str | None:
+    """This boot's id (the monotonic clock counts from it), or None where the kernel does not say."""
+    try:
+        return BOOT_ID_FILE.read_text().strip()
+    except OSError:
+        return None

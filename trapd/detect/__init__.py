@@ -7,7 +7,7 @@ import logging
 from trapd.config import NoDetectorConfig, TrapdConfig
 from trapd.detect.base import CATEGORIES, Detector, DetectorInfo
 from trapd.detect.passthrough import PassthroughDetector
-from trapd.detect.runtime import ModelError
+from trapd.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from trapd.config import TfliteDetectorConfig
 from trapd.detect.base import Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.detect.decoders import nms
 from trapd.detect.models import ResolvedModel, find_model
-from trapd.detect.runtime import ModelError
 from trapd.detect.tflite import TfliteModel
+from trapd.errors import ModelError
 from trapd.frames import Frame, RGBImage
 
 #: Boxes of one category overlapping more than this across tiles are one animal.

@@ -10,13 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from trapd.errors import DeviceError
+from trapd.errors import ModelError
 
 log = logging.getLogger(__name__)
-
-
-class ModelError(DeviceError):
-    """A model that is missing, corrupt, or does not match its card."""
 
 
 def interpreter_class() -> Any:

@@ -11,11 +11,10 @@ import numpy.typing as npt
 from trapd.detect.cards import ModelCard
 from trapd.detect.decoders import RawDetection, classifier_probabilities, decode_ssd, decode_yolov8
 from trapd.detect.models import ResolvedModel
-from trapd.detect.runtime import ModelError, load_interpreter
+from trapd.detect.runtime import load_interpreter
+from trapd.errors import ModelError
 from trapd.frames import RGBImage
-from trapd.hardware.imaging import resize_rgb
-
-_DTYPES = {"uint8": np.uint8, "float32": np.float32}
+from trapd.imaging import resize_rgb
 
 
 class TfliteModel:

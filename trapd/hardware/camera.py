@@ -6,7 +6,7 @@ import threading
 from typing import Protocol
 
 from trapd.frames import CameraFrame, MetadataValue, RGBImage
-from trapd.hardware.imaging import estimate_lux
+from trapd.imaging import estimate_lux
 
 
 class Camera(Protocol):

@@ -30,10 +30,6 @@ class Illuminator:
             else None
         )
 
-    @property
-    def fitted(self) -> bool:
-        return self._device is not None
-
     def needed(self, read_scene_lux: Callable[[], float | None],
                sun_down: Callable[[], bool | None] = lambda: None) -> bool:
         """Whether a burst now needs IR. Reads the light only in auto mode (on a Pi it costs a frame).
@@ -48,10 +44,6 @@ class Illuminator:
             return sun_down() is not False
         scene_lux = read_scene_lux()
         return scene_lux is None or scene_lux < self._config.night_lux_below
-
-    @property
-    def is_lit(self) -> bool:
-        return bool(self._device is not None and self._device.value)
 
     def on(self) -> None:
         if self._device is not None:

@@ -19,7 +19,7 @@ from typing import Any
 from trapd.config import Picamera2Config
 from trapd.errors import DeviceError
 from trapd.frames import METADATA_KEYS, CameraFrame, MetadataValue
-from trapd.hardware.imaging import yuv420_to_rgb
+from trapd.imaging import yuv420_to_rgb
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from trapd.errors import InputError
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import FakeCamera, simulated_metadata
-from trapd.hardware.imaging import UndecodableImage, decode_jpeg, resize_rgb
+from trapd.imaging import UndecodableImage, decode_jpeg, resize_rgb
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import FakeCamera, simulated_metadata
-from trapd.hardware.imaging import resize_rgb
+from trapd.imaging import resize_rgb
 
 
 class SyntheticCamera(FakeCamera):

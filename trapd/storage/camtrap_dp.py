@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config import TrapdConfig
+from trapd.decide import keep_floor
 from trapd.errors import ConfigError
-from trapd.storage.atomic import make_dirs_durable, write_atomic
-from trapd.storage.event_store import catalog_name, frame_path, read_sidecars, rounded_coordinate
+from trapd.files import make_dirs_durable, write_atomic
+from trapd.storage.layout import catalog_name, frame_path
+from trapd.storage.sidecar import DetectionEntry, Sidecar, read_sidecars
 from trapd.timebase import parse_utc
 
 VERSION = "1.0.2"
@@ -54,73 +56,28 @@ def _stamp(iso_utc: str, zone: ZoneInfo) -> str:
     return moment.replace(microsecond=0).isoformat()
 
 
-def _keeps(detection: dict[str, Any], policy: dict[str, Any]) -> bool:
-    """Detections worth an observation: at or above the threshold the trap kept frames for."""
-    threshold = float(policy["thresholds"][detection["category"]]) - float(policy.get("unsure_margin", 0.0))
-    return float(detection["score"]) >= threshold
+def _keeps(detection: DetectionEntry, sidecar: Sidecar) -> bool:
+    """Detections worth an observation: at or above the score at which the trap kept frames for them."""
+    return detection.score >= keep_floor(detection.category, sidecar.decision.policy)
 
 
 def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
     deployment = config.deployment
-    if deployment.latitude is None or deployment.longitude is None:
+    site = deployment.rounded_site()
+    if site is None:
         raise ConfigError("Camtrap DP needs the site: set deployment.latitude and deployment.longitude "
                           "(exports round them to deployment.coordinate_precision)")
     zone = ZoneInfo(deployment.timezone)
     root = config.storage.root
     # This deployment's events only: a card moved between sites holds others, with their own times.
-    events = [(folder, s) for folder, s in read_sidecars(root) if s["deployment_id"] == deployment.id]
+    events = [(folder, s) for folder, s in read_sidecars(root) if s.deployment_id == deployment.id]
     make_dirs_durable(out.resolve())
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
-    first_utc = min((s["start_utc"] for _, s in events), default=None)
-    last_utc = max((s["end_utc"] for _, s in events), default=None)
     for folder, sidecar in events:
-        classified_by = f"{sidecar['detector']['name']} {sidecar['detector']['version']}".strip()
-        policy = sidecar["decision"]["policy"]
-        machine = {"classificationMethod": "machine", "classifiedBy": classified_by,
-                   "classificationTimestamp": _stamp(sidecar["end_utc"], zone)}
-        event_start, event_end = _stamp(sidecar["start_utc"], zone), _stamp(sidecar["end_utc"], zone)
-        best: dict[str, Any] | None = None
-        judged = False
-        for frame in sidecar["frames"]:
-            judged = judged or frame["detector_status"] == "ok"
-            if not frame["keep"]:
-                continue
-            for detection in frame["detections"]:  # the event's type holds even if this frame was overwritten
-                if _keeps(detection, policy) and (best is None or detection["score"] > best["score"]):
-                    best = detection
-            if not frame.get("file"):
-                continue
-            media_id = Path(frame["file"]).stem
-            stored = frame_path(folder, frame["file"])
-            relative = Path("media") / catalog_name(root, stored)
-            _place(stored, out / relative)
-            rows["media"].append({
-                "mediaID": media_id, "deploymentID": deployment.id, "captureMethod": sidecar["capture_method"],
-                "timestamp": _stamp(frame["capture_utc"], zone), "filePath": relative.as_posix(),
-                "filePublic": "false", "fileName": Path(frame["file"]).name, "fileMediatype": "image/jpeg",
-                "mediaComments": frame["reason"],
-            })
-            for number, detection in enumerate(frame["detections"]):
-                if not _keeps(detection, policy):
-                    continue
-                x, y, width, height = (min(1.0, max(0.0, float(v))) for v in detection["bbox"])
-                rows["observations"].append({
-                    "observationID": f"{media_id}-{number}", "deploymentID": deployment.id, "mediaID": media_id,
-                    "eventID": sidecar["event_id"], "eventStart": _stamp(frame["capture_utc"], zone),
-                    "eventEnd": _stamp(frame["capture_utc"], zone), "observationLevel": "media",
-                    "observationType": OBSERVATION_TYPE[detection["category"]], "bboxX": x, "bboxY": y,
-                    "bboxWidth": max(width, 1e-6), "bboxHeight": max(height, 1e-6),
-                    "classificationProbability": round(float(detection["score"]), 4), **machine,
-                })
-        event_type = OBSERVATION_TYPE[best["category"]] if best else ("blank" if judged else "unclassified")
-        rows["observations"].append({
-            "observationID": f"{sidecar['event_id']}-event", "deploymentID": deployment.id, "mediaID": "",
-            "eventID": sidecar["event_id"], "eventStart": event_start, "eventEnd": event_end,
-            "observationLevel": "event", "observationType": event_type,
-            "classificationProbability": round(float(best["score"]), 4) if best else "", **machine,
-        })
-    latitude = rounded_coordinate(deployment.latitude, deployment.coordinate_precision)
-    longitude = rounded_coordinate(deployment.longitude, deployment.coordinate_precision)
+        _event_rows(root, out, folder, sidecar, zone, rows)
+    first_utc = min((s.start_utc for _, s in events), default=None)
+    last_utc = max((s.end_utc for _, s in events), default=None)
+    latitude, longitude = site
     now = datetime.now(UTC).replace(microsecond=0)
     start = _stamp(first_utc, zone) if first_utc else now.astimezone(zone).isoformat()
     end = _stamp(last_utc, zone) if last_utc else start
@@ -163,6 +120,54 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
     }
     write_atomic(out / "datapackage.json", (json.dumps(package, indent=2) + "\n").encode())
     return {name: len(table) for name, table in rows.items()}
+
+
+def _event_rows(root: Path, out: Path, folder: Path, sidecar: Sidecar, zone: ZoneInfo,
+                rows: dict[str, list[dict[str, Any]]]) -> None:
+    """One event's media (linked into the package), its per-detection observations and its event observation."""
+    deployment_id = sidecar.deployment_id
+    classified_by = f"{sidecar.detector.name} {sidecar.detector.version}".strip()
+    machine = {"classificationMethod": "machine", "classifiedBy": classified_by,
+               "classificationTimestamp": _stamp(sidecar.end_utc, zone)}
+    best: DetectionEntry | None = None
+    judged = False
+    for frame in sidecar.frames:
+        judged = judged or frame.detector_status == "ok"
+        if not frame.keep:
+            continue
+        for detection in frame.detections:  # the event's type holds even if this frame was overwritten
+            if _keeps(detection, sidecar) and (best is None or detection.score > best.score):
+                best = detection
+        if not frame.file:
+            continue
+        media_id = Path(frame.file).stem
+        stored = frame_path(folder, frame.file)
+        relative = Path("media") / catalog_name(root, stored)
+        _place(stored, out / relative)
+        taken = _stamp(frame.capture_utc, zone)
+        rows["media"].append({
+            "mediaID": media_id, "deploymentID": deployment_id, "captureMethod": sidecar.capture_method,
+            "timestamp": taken, "filePath": relative.as_posix(), "filePublic": "false",
+            "fileName": Path(frame.file).name, "fileMediatype": "image/jpeg", "mediaComments": frame.reason,
+        })
+        for number, detection in enumerate(frame.detections):
+            if not _keeps(detection, sidecar):
+                continue
+            x, y, width, height = (min(1.0, max(0.0, v)) for v in detection.bbox)
+            rows["observations"].append({
+                "observationID": f"{media_id}-{number}", "deploymentID": deployment_id, "mediaID": media_id,
+                "eventID": sidecar.event_id, "eventStart": taken, "eventEnd": taken, "observationLevel": "media",
+                "observationType": OBSERVATION_TYPE[detection.category], "bboxX": x, "bboxY": y,
+                "bboxWidth": max(width, 1e-6), "bboxHeight": max(height, 1e-6),
+                "classificationProbability": round(detection.score, 4), **machine,
+            })
+    event_type = OBSERVATION_TYPE[best.category] if best else ("blank" if judged else "unclassified")
+    rows["observations"].append({
+        "observationID": f"{sidecar.event_id}-event", "deploymentID": deployment_id, "mediaID": "",
+        "eventID": sidecar.event_id, "eventStart": _stamp(sidecar.start_utc, zone),
+        "eventEnd": _stamp(sidecar.end_utc, zone), "observationLevel": "event", "observationType": event_type,
+        "classificationProbability": round(best.score, 4) if best else "", **machine,
+    })
 
 
 def _place(source: Path, destination: Path) -> None:

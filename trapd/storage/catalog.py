@@ -2,36 +2,25 @@
 
 The files are the truth and the catalog is an index of them, so the write order is: JPEGs
 (each atomic), then the sidecar (atomic: the event is now complete on disk), then one
-transaction for the catalog. A cut at any instant leaves one of these states, and
-:func:`reconcile` (run at every start, and by ``trapd fsck``) repairs each:
-
-* an event with its sidecar but no rows: indexed from the sidecar;
-* a folder with JPEGs but no sidecar (cut mid-event): moved whole to ``.trapd/quarantine``,
-  never deleted, for a person to look at;
-* rows whose file has gone: dropped (the index must not promise what is not there);
-* a frame its sidecar marks as overwritten (``storage.when_full: overwrite``) whose file is still
-  there: the deletion is finished (see trapd/storage/overwrite.py);
-* leftover temporary files (``.<name>.<pid>-<tid>.tmp``): partial writes that were never visible
-  under a final name; removed.
+transaction for the catalog. A cut at any instant leaves a state that reconciliation
+(trapd/storage/reconcile.py, at every start and in ``trapd fsck``) repairs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trapd.errors import InputError, StorageError
-from trapd.storage.atomic import TMP_SUFFIX, make_dirs_durable
-from trapd.storage.event_store import BRIM_FULL_BYTES, SIDECAR_NAME, catalog_name, frame_path, read_sidecar, state_dir
-from trapd.storage.overwrite import finish_overwrites
+from trapd.files import make_dirs_durable
+from trapd.storage.layout import BRIM_FULL_BYTES, catalog_name, catalog_path, frame_path, lock_path, state_dir
+from trapd.storage.lock import StorageLock
+from trapd.storage.sidecar import Sidecar
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +44,13 @@ CREATE TABLE IF NOT EXISTS detections (
 """
 
 
-def catalog_path(root: Path) -> Path:
-    return state_dir(root) / "catalog.sqlite"
-
-
 @contextmanager
 def offline_catalog(root: Path) -> Iterator[Catalog]:
     """The catalog of a storage no daemon is running on (fsck, fix-time): locked while in use."""
-    from trapd.storage.lock import StorageLock
-
     if not state_dir(root).is_dir():
         raise InputError(f"{root} is not a trapd storage (no {state_dir(root).name}); "
                          "pass the --storage the trap wrote to")
-    lock = StorageLock(state_dir(root) / "lock")
+    lock = StorageLock(lock_path(root))
     lock.acquire()  # a running daemon owns its storage: stop it first
     try:
         catalog = Catalog(root)
@@ -113,32 +96,31 @@ class Catalog:
     def close(self) -> None:
         self._db.close()
 
-    def add_event(self, folder: Path, sidecar: dict[str, Any]) -> None:
+    def add_event(self, folder: Path, sidecar: Sidecar) -> None:
         """Index one event from its sidecar, all rows or none."""
         relative = folder.relative_to(self.root).as_posix()
-        detector = sidecar["detector"]
+        detector, decision = sidecar.detector, sidecar.decision
         with self._transaction():
-            self._db.execute("DELETE FROM events WHERE event_id = ?", (sidecar["event_id"],))
+            self._db.execute("DELETE FROM events WHERE event_id = ?", (sidecar.event_id,))
             self._db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sidecar["event_id"], sidecar["deployment_id"], relative, sidecar["start_utc"],
-                 sidecar["end_utc"], sidecar["capture_method"], int(sidecar["decision"]["keep"]),
-                 sidecar["decision"]["reason"], detector["name"], detector["sha256"], sidecar.get("boot_id"),
-                 None if sidecar.get("clock_synced") is None else int(sidecar["clock_synced"])),
+                (sidecar.event_id, sidecar.deployment_id, relative, sidecar.start_utc, sidecar.end_utc,
+                 sidecar.capture_method, int(decision.keep), decision.reason, detector.name, detector.sha256,
+                 sidecar.boot_id, None if sidecar.clock_synced is None else int(sidecar.clock_synced)),
             )
-            for frame in sidecar["frames"]:
-                if not frame.get("file"):
+            for frame in sidecar.frames:
+                if not frame.file:
                     continue
-                file = catalog_name(self.root, frame_path(folder, frame["file"]))
-                media_id = Path(frame["file"]).stem
+                file = catalog_name(self.root, frame_path(folder, frame.file))
+                media_id = Path(frame.file).stem
                 self._db.execute(
                     "INSERT INTO media VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (media_id, sidecar["event_id"], file, frame["capture_utc"], int(frame.get("audit", False)),
-                     frame["reason"], ",".join(frame["flags"])),
+                    (media_id, sidecar.event_id, file, frame.capture_utc, int(frame.audit), frame.reason,
+                     ",".join(frame.flags)),
                 )
-                for number, d in enumerate(frame["detections"]):
+                for number, d in enumerate(frame.detections):
                     self._db.execute("INSERT INTO detections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                     (media_id, number, d["category"], d["label"], d["score"], *d["bbox"]))
+                                     (media_id, number, d.category, d.label, d.score, *d.bbox))
 
     def indexed_events(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT event_id FROM events")}
@@ -186,82 +168,3 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-@dataclass
-class Reconciliation:
-    indexed: list[str] = field(default_factory=list)  # events found on disk, added to the catalog
-    quarantined: list[str] = field(default_factory=list)  # folders without a sidecar, moved aside
-    dropped_rows: list[str] = field(default_factory=list)  # catalog rows whose file was gone
-    removed_temporaries: list[str] = field(default_factory=list)  # partial writes, never visible
-    unreadable_sidecars: list[str] = field(default_factory=list)  # quarantined as well
-    finished_overwrites: list[str] = field(default_factory=list)  # deletions a power cut interrupted
-    not_indexed: list[str] = field(default_factory=list)  # complete events the catalog could not take (disk full)
-
-    @property
-    def clean(self) -> bool:
-        return not (self.indexed or self.quarantined or self.dropped_rows or self.removed_temporaries
-                    or self.unreadable_sidecars or self.finished_overwrites or self.not_indexed)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"clean": self.clean, "indexed": self.indexed, "quarantined": self.quarantined,
-                "dropped_rows": self.dropped_rows, "removed_temporaries": self.removed_temporaries,
-                "unreadable_sidecars": self.unreadable_sidecars, "finished_overwrites": self.finished_overwrites,
-                "not_indexed": self.not_indexed}
-
-
-def event_folders(root: Path) -> list[Path]:
-    """``<root>/<deployment>/<day>/<event>`` (audit folders are ``<deployment>/audit/<day>/<event>``)."""
-    folders = [p for p in root.glob("*/*/*") if p.is_dir() and p.parent.name != "audit"]
-    return sorted(p for p in folders if state_dir(root) not in p.parents and p != state_dir(root))
-
-
-def audit_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.glob("*/audit/*/*") if p.is_dir())
-
-
-def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
-    """Make the catalog and the files agree after whatever happened (see the module's doc)."""
-    report = Reconciliation()
-    for temporary in sorted(p for p in root.rglob(f".*{TMP_SUFFIX}") if state_dir(root) not in p.parents):
-        temporary.unlink()
-        report.removed_temporaries.append(temporary.relative_to(root).as_posix())
-    indexed = catalog.indexed_events()
-    for folder in event_folders(root):
-        if not (folder / SIDECAR_NAME).is_file():
-            report.quarantined.append(_quarantine(root, folder))
-            continue
-        try:
-            sidecar = read_sidecar(folder)
-        except (OSError, ValueError):
-            report.unreadable_sidecars.append(_quarantine(root, folder))
-            continue
-        report.finished_overwrites.extend(p.relative_to(root).as_posix() for p in finish_overwrites(folder, sidecar))
-        if sidecar["event_id"] not in indexed:
-            try:
-                catalog.add_event(folder, sidecar)
-            except sqlite3.OperationalError as exc:  # a full card: the files stay the truth; the next start indexes it
-                log.error("event %s not indexed (%s); it will be at the next start", sidecar["event_id"], exc)
-                report.not_indexed.append(sidecar["event_id"])
-                continue
-            report.indexed.append(sidecar["event_id"])
-    indexed = catalog.indexed_events() | set(report.not_indexed)  # not indexed yet, but complete on disk
-    for folder in audit_folders(root):
-        if folder.name not in indexed:  # audit frames of an event whose sidecar never landed
-            report.quarantined.append(_quarantine(root, folder))
-    missing = [f for f in catalog.media_files() if not (root / f).is_file()]
-    if missing:
-        catalog.drop_media(missing)
-        report.dropped_rows.extend(missing)
-    if not report.clean:
-        log.warning("storage reconciled: %s", json.dumps(report.as_json()))
-    return report
-
-
-def _quarantine(root: Path, folder: Path) -> str:
-    """Move a folder aside, whole, under .trapd/quarantine (kept for a person: never deleted)."""
-    destination = state_dir(root) / "quarantine" / folder.relative_to(root)
-    make_dirs_durable(destination.parent)
-    shutil.move(os.fspath(folder), os.fspath(destination))
-    log.warning("event folder %s has no readable sidecar (cut short?); moved to %s", folder, destination)
-    return destination.relative_to(root).as_posix()

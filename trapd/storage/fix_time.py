@@ -20,15 +20,15 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from trapd.storage.atomic import write_atomic
+from trapd.files import write_atomic
 from trapd.storage.catalog import Catalog
-from trapd.storage.event_store import frame_path, read_sidecars, state_dir, write_sidecar
 from trapd.storage.jpeg import serialise_exif, set_capture_time
+from trapd.storage.layout import frame_path, state_dir
+from trapd.storage.sidecar import Sidecar, read_sidecars, write_sidecar
 from trapd.timebase import iso_utc, parse_utc
 
 AUDIT_LOG = "time-fixes.jsonl"
@@ -56,29 +56,35 @@ def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> list[str]:
         write_atomic(audit, (existing + json.dumps(entry) + "\n").encode())  # logged before anything moves
     fixed = []
     for folder, sidecar in read_sidecars(root):
-        if fix.fix_id not in sidecar.get("time_fixes", []):  # already shifted: re-indexed, not moved twice
-            if not fix.start <= parse_utc(sidecar["start_utc"]) <= fix.end:
+        if fix.fix_id not in sidecar.time_fixes:  # already shifted: re-indexed, not moved twice
+            if not fix.start <= parse_utc(sidecar.start_utc) <= fix.end:
                 continue
-            _shift_event(folder, sidecar, fix)  # shifts the sidecar in place, and writes it
+            sidecar = _shift_event(folder, sidecar, fix)
         catalog.add_event(folder, sidecar)
-        fixed.append(str(sidecar["event_id"]))
+        fixed.append(sidecar.event_id)
     return fixed
 
 
-def _shift_event(folder: Path, sidecar: dict[str, Any], fix: TimeFix) -> None:
-    zone = ZoneInfo(sidecar.get("timezone", "UTC"))
-    for frame in sidecar["frames"]:
-        frame["capture_utc"] = _shifted(frame["capture_utc"], fix.offset)
-        if frame.get("file"):
-            path = frame_path(folder, frame["file"])
+def _shift_event(folder: Path, sidecar: Sidecar, fix: TimeFix) -> Sidecar:
+    """Shift one event's times in its JPEGs' EXIF, then in its sidecar (written last: it records the fix)."""
+    zone = ZoneInfo(sidecar.timezone)
+    frames = []
+    for frame in sidecar.frames:
+        frame = frame.model_copy(update={"capture_utc": _shifted(frame.capture_utc, fix.offset)})
+        if frame.file:
+            path = frame_path(folder, frame.file)
             if path.is_file():
-                _rewrite_exif_time(path, parse_utc(frame["capture_utc"]).astimezone(zone))
-    for key in ("start_utc", "end_utc"):
-        sidecar[key] = _shifted(sidecar[key], fix.offset)
-    for trigger in sidecar["triggers"]:
-        trigger["utc"] = _shifted(trigger["utc"], fix.offset)
-    sidecar["time_fixes"] = [*sidecar.get("time_fixes", []), fix.fix_id]
-    write_sidecar(folder, sidecar)
+                _rewrite_exif_time(path, parse_utc(frame.capture_utc).astimezone(zone))
+        frames.append(frame)
+    shifted = sidecar.model_copy(update={
+        "start_utc": _shifted(sidecar.start_utc, fix.offset),
+        "end_utc": _shifted(sidecar.end_utc, fix.offset),
+        "triggers": tuple(t.model_copy(update={"utc": _shifted(t.utc, fix.offset)}) for t in sidecar.triggers),
+        "frames": tuple(frames),
+        "time_fixes": (*sidecar.time_fixes, fix.fix_id),
+    })
+    write_sidecar(folder, shifted)
+    return shifted
 
 
 def _shifted(text: str, offset: timedelta) -> str:

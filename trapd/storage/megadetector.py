@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from trapd import __version__
-from trapd.storage.atomic import make_dirs_durable, write_atomic
-from trapd.storage.event_store import catalog_name, frame_path, read_sidecars
+from trapd.files import make_dirs_durable, write_atomic
+from trapd.storage.layout import catalog_name, frame_path
+from trapd.storage.sidecar import read_sidecars
 
 CATEGORY_IDS = {"animal": "1", "person": "2", "vehicle": "3"}
 FORMAT_VERSION = "1.4"
@@ -26,22 +27,21 @@ def megadetector_json(root: Path) -> dict[str, Any]:
     images: list[dict[str, Any]] = []
     detectors: set[str] = set()
     for folder, sidecar in read_sidecars(root):
-        detectors.add(str(sidecar["detector"]["name"]))
-        for frame in sidecar["frames"]:
-            if not frame.get("file"):
+        detectors.add(sidecar.detector.name)
+        for frame in sidecar.frames:
+            if not frame.file:
                 continue  # discarded: not on the card, so nothing for a viewer to show
-            entry: dict[str, Any] = {"file": catalog_name(root, frame_path(folder, frame["file"]))}
-            if frame["detector_status"] == "ok":
+            entry: dict[str, Any] = {"file": catalog_name(root, frame_path(folder, frame.file))}
+            if frame.detector_status == "ok":
                 detections = [
-                    {"category": CATEGORY_IDS[d["category"]], "conf": round(float(d["score"]), 4),
-                     "bbox": [round(float(v), 4) for v in d["bbox"]]}
-                    for d in frame["detections"]
+                    {"category": CATEGORY_IDS[d.category], "conf": round(d.score, 4),
+                     "bbox": [round(v, 4) for v in d.bbox]}
+                    for d in frame.detections
                 ]
                 entry["detections"] = detections
-                entry["max_detection_conf"] = max((round(float(d["score"]), 4) for d in frame["detections"]),
-                                                  default=0.0)
+                entry["max_detection_conf"] = max((round(d.score, 4) for d in frame.detections), default=0.0)
             else:
-                entry["failure"] = f"{frame['detector_status']}: {frame.get('detector_reason', '')}"
+                entry["failure"] = f"{frame.detector_status}: {frame.detector_reason}"
             images.append(entry)
     return {
         "images": images,

@@ -33,18 +33,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
-from trapd.storage.atomic import fsync_dir
-from trapd.storage.event_store import catalog_name, frame_path, read_sidecar, write_sidecar
+from trapd.files import fsync_dir
+from trapd.storage.catalog import Catalog
+from trapd.storage.layout import AUDIT_DIR_NAME, catalog_name, frame_path
+from trapd.storage.sidecar import OverwriteTier, OverwrittenEntry, Sidecar, read_sidecar, write_sidecar
 from trapd.timebase import iso_utc
-
-if TYPE_CHECKING:
-    from trapd.storage.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
-Tier = Literal["audit", "undetected", "detected"]
 #: Candidates fetched from the catalog at a time; each is re-checked against the free space.
 _BATCH = 64
 
@@ -72,7 +69,7 @@ class Overwriter:
         self._catalog = catalog
         self._room_left_mb = room_left_mb
         self._target_mb = target_mb
-        self._tiers: tuple[Tier, ...] = (
+        self._tiers: tuple[OverwriteTier, ...] = (
             ("audit", "undetected", "detected") if include_detections else ("audit", "undetected")
         )
 
@@ -93,7 +90,7 @@ class Overwriter:
         return done
 
 
-def overwrite_frames(root: Path, folder: Path, files: list[str], tier: Tier, catalog: Catalog | None) -> int:
+def overwrite_frames(root: Path, folder: Path, files: list[str], tier: OverwriteTier, catalog: Catalog | None) -> int:
     """Delete some frames of one event in the crash-safe order of this module; returns bytes freed.
 
     ``files`` are paths relative to the storage root, as the catalog holds them.
@@ -102,12 +99,15 @@ def overwrite_frames(root: Path, folder: Path, files: list[str], tier: Tier, cat
     doomed = set(files)
     now = iso_utc(datetime.now(UTC))
     victims: list[Path] = []
-    for frame in sidecar["frames"]:
-        path = frame_path(folder, frame["file"]) if frame.get("file") else None
-        if path is not None and catalog_name(root, path) in doomed:
-            frame["overwritten"] = {"file": frame["file"], "utc": now, "tier": tier}
-            frame["file"] = None
+    frames = []
+    for frame in sidecar.frames:
+        path = frame_path(folder, frame.file) if frame.file else None
+        if frame.file is not None and path is not None and catalog_name(root, path) in doomed:
+            frame = frame.model_copy(update={"file": None,
+                                             "overwritten": OverwrittenEntry(file=frame.file, utc=now, tier=tier)})
             victims.append(path)
+        frames.append(frame)
+    sidecar = sidecar.model_copy(update={"frames": tuple(frames)})
     write_sidecar(folder, sidecar)  # 1. nobody counts on them now
     freed = sum(_unlink(path) for path in victims)  # 2.
     if catalog is not None:
@@ -115,10 +115,9 @@ def overwrite_frames(root: Path, folder: Path, files: list[str], tier: Tier, cat
     return freed
 
 
-def finish_overwrites(folder: Path, sidecar: dict[str, Any]) -> list[Path]:
+def finish_overwrites(folder: Path, sidecar: Sidecar) -> list[Path]:
     """Unlink the files a sidecar marks as overwritten but that a power cut left behind."""
-    leftovers = [frame_path(folder, frame["overwritten"]["file"])
-                 for frame in sidecar["frames"] if frame.get("overwritten")]
+    leftovers = [frame_path(folder, frame.overwritten.file) for frame in sidecar.frames if frame.overwritten]
     leftovers = [path for path in leftovers if path.is_file()]
     for path in leftovers:
         _unlink(path)
@@ -132,7 +131,7 @@ def _unlink(path: Path) -> int:
     except FileNotFoundError:
         return 0
     fsync_dir(path.parent)
-    if path.parent.parent.parent.name == "audit":  # <deployment>/audit/<day>/<event>/<frame>.jpg
+    if path.parent.parent.parent.name == AUDIT_DIR_NAME:  # <deployment>/audit/<day>/<event>/<frame>.jpg
         _remove_if_empty(path.parent)
     return size
 

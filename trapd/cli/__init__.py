@@ -1,0 +1,5 @@
+"""The `trapd` command line (see main.py)."""
+
+from trapd.cli.main import main
+
+__all__ = ["main"]

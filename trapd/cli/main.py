@@ -1,0 +1,146 @@
+"""The `trapd` command line. Expected errors print one line and exit with a sysexits code.
+
+The commands live by what they work on: ``daemon_commands.py`` (run, simulate, trigger, status),
+``storage_commands.py`` (fsck, fix-time, export), ``photo_commands.py`` (check-config, detect,
+replay, eval) and ``model_commands.py``; ``common.py`` holds what they share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from trapd import __version__
+from trapd.cli.common import non_negative_float, positive_int, utc_time
+from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_trigger
+from trapd.cli.model_commands import cmd_models_install, cmd_models_list, cmd_models_verify
+from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
+from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck
+from trapd.config import DEFAULT_CONFIG_PATH
+from trapd.errors import EX_USAGE, TrapdError
+from trapd.log import setup_logging
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"trapd: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except TrapdError as exc:
+        for line in str(exc).splitlines():
+            print(f"trapd: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trapd", description="AI-filtering camera-trap controller for the Raspberry Pi.")
+    parser.add_argument("--version", action="version", version=f"trapd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def config_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config", type=Path, help=f"config file (default: $TRAPD_CONFIG, then {DEFAULT_CONFIG_PATH})"
+        )
+        sub.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
+
+    run = add("run", cmd_run, "Run the trap: wait for the PIR, capture, filter, store.")
+    config_options(run)
+    run.add_argument("--fake", action="store_true",
+                     help="fake hardware: a mock PIR fired by `trapd trigger`, and a replay or synthetic camera")
+    run.add_argument("--images", type=Path, help="with --fake: replay this folder of JPEGs as the camera")
+
+    sim = add("simulate", cmd_simulate, "Run the daemon on fake hardware, fire N triggers, exit when all is stored.")
+    config_options(sim)
+    sim.add_argument("--images", type=Path, help="folder of JPEGs to replay as the camera (default: synthetic frames)")
+    sim.add_argument("--triggers", type=positive_int, default=3, help="how many PIR triggers to fire (default 3)")
+    sim.add_argument("--interval-s", type=non_negative_float,
+                     help="seconds between triggers (default: long enough for one event each)")
+    sim.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+    trigger = add("trigger", cmd_trigger, "Fire the PIR of a running `trapd run --fake` (a manual trigger on a Pi).")
+    config_options(trigger)
+
+    status = add("status", cmd_status, "Show the state and counters of the running daemon.")
+    config_options(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    fsck = add("fsck", cmd_fsck, "Check that storage and catalog agree, and repair (as every start does).")
+    config_options(fsck)
+    fsck.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    fix = add("fix-time", cmd_fix_time, "Shift the recorded times of a range of events (a clock that was wrong).")
+    config_options(fix)
+    fix.add_argument("--from", dest="start", required=True, type=utc_time,
+                     help="first recorded event start to fix, ISO 8601 (UTC unless an offset is given)")
+    fix.add_argument("--to", dest="end", required=True, type=utc_time, help="last recorded event start to fix")
+    fix.add_argument("--offset", required=True, type=float, help="seconds to add (negative to go back)")
+
+    check = add("check-config", cmd_check_config, "Validate a config file (exit 0 valid, 78 invalid).")
+    check.add_argument("file", type=Path)
+
+    detect = add("detect", cmd_detect, "Run the detector and the keep/discard decision on photos.")
+    detect.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    detect.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
+    detect.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    replay = add("replay", cmd_replay, "Run the trap's decision pipeline over a folder of photos, as if captured.")
+    replay.add_argument("folder", type=Path, metavar="DIR", help="photos; sub-folders or time gaps make events")
+    replay.add_argument("--config", type=Path, help="config file (detector, decision and event.gap_s are used)")
+    replay.add_argument("--storage", type=Path, help="also store the events here, as the daemon would")
+    replay.add_argument("--json", action="store_true", help="one JSON object per photo")
+
+    evaluate = add("eval", cmd_eval, "Score the filter on a labelled folder (ground_truth.csv: file,label).")
+    evaluate.add_argument("images_dir", type=Path, metavar="DIR")
+    evaluate.add_argument("--ground-truth", type=Path,
+                          help="CSV with file and label columns (default: DIR/ground_truth.csv)")
+    evaluate.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--events", action="store_true",
+                          help="group photos into events as `trapd replay` does and decide per event, as the trap "
+                               "does (event-level keeping, motion); reports event recall")
+
+    export = add("export", cmd_export, "Export stored events for other tools.")
+    formats = export.add_subparsers(dest="format", required=True, parser_class=_Parser)
+    megadetector = formats.add_parser("megadetector",
+                                      help="MegaDetector batch-output JSON (Timelapse and others)")
+    megadetector.add_argument("--config", type=Path, help="config file (for storage.root)")
+    megadetector.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
+    megadetector.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    camtrap = formats.add_parser("camtrap-dp", help="a Camtrap DP 1.0 data package (media linked in)")
+    camtrap.add_argument("--config", type=Path, help="config file (deployment metadata, storage.root)")
+    camtrap.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
+    camtrap.add_argument("--out", type=Path, required=True, help="the package's folder")
+
+    models = add("models", cmd_models_list, "List, install and verify models (default: list).")
+    model_commands = models.add_subparsers(dest="models_command", parser_class=_Parser)
+    listing = model_commands.add_parser("list", help="models on the search path")
+    listing.set_defaults(handler=cmd_models_list)
+    install = model_commands.add_parser("install", help="copy a model (and its labels and card) into trapd's models")
+    install.add_argument("path", type=Path, metavar="PATH", help="the .tflite file, e.g. on a USB stick")
+    install.add_argument("--name", help="install under this card name")
+    install.add_argument("--card", type=Path, help="the model card (default: <model>.card.yaml beside it)")
+    install.add_argument("--dir", type=Path, help="install here (default: /var/lib/trapd/models as root, "
+                         "else ~/.local/share/trapd/models)")
+    install.set_defaults(handler=cmd_models_install)
+    verify = model_commands.add_parser("verify", help="check every model's sha256 against its card")
+    verify.set_defaults(handler=cmd_models_verify)
+    return parser
+
+

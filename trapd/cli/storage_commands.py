@@ -1,0 +1,61 @@
+"""The commands that work on a trap's storage when no daemon runs on it: fsck, fix-time, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from trapd.cli.common import config_from_args
+from trapd.errors import EX_OK, EX_UNHEALTHY, ConfigError
+from trapd.storage.layout import state_dir
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    """Exit 0 when all agreed, 1 when something was repaired (as fsck does)."""
+    from trapd.storage.catalog import offline_catalog
+    from trapd.storage.reconcile import reconcile
+
+    root = config_from_args(args).storage.root
+    with offline_catalog(root) as catalog:
+        report = reconcile(root, catalog)
+        counts = catalog.counts()
+    if args.json:
+        print(json.dumps({**report.as_json(), "catalog": counts}))
+    else:
+        print(f"{root}: {'clean' if report.clean else 'repaired'}; catalog holds {counts['events']} events, "
+              f"{counts['media']} media, {counts['detections']} detections")
+        for key, items in report.as_json().items():
+            if isinstance(items, list) and items:
+                print(f"  {key}: {', '.join(items)}")
+    return EX_OK if report.clean else EX_UNHEALTHY
+
+
+def cmd_fix_time(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from trapd.storage.catalog import offline_catalog
+    from trapd.storage.fix_time import TimeFix, fix_time
+
+    root = config_from_args(args).storage.root
+    if args.end < args.start:
+        raise ConfigError("--to is before --from; give the range in the order it happened")
+    with offline_catalog(root) as catalog:  # times must not change under a running daemon
+        fixed = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
+    print(f"{len(fixed)} events shifted by {args.offset:+g} s (sidecars, EXIF, catalog); "
+          f"recorded in {state_dir(root) / 'time-fixes.jsonl'}")
+    return EX_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if args.format == "camtrap-dp":
+        from trapd.storage.camtrap_dp import export_camtrap_dp
+
+        counts = export_camtrap_dp(config, args.out)
+        print(f"{args.out}: Camtrap DP package, " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+        return EX_OK
+    from trapd.storage.megadetector import export_megadetector
+
+    count = export_megadetector(config.storage.root, args.out)
+    print(f"{args.out}: {count} images from {config.storage.root}")
+    return EX_OK

@@ -1,0 +1,116 @@
+"""One burst: the frames a trigger buys, each handed on to detection the moment it is captured.
+
+First any pre-trigger frames the warm camera held from before the edge, then ``burst.frames``
+shots ``burst.interval_s`` apart, with the IR illuminator on around them when the scene is dark.
+Runs on the capture stage's thread, which owns everything here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from trapd.config import TrapdConfig
+from trapd.errors import DeviceError
+from trapd.frames import CameraFrame, Frame, Trigger
+from trapd.hardware.camera import Camera
+from trapd.hardware.outputs import Illuminator
+from trapd.hardware.pretrigger import PretriggerBuffer
+from trapd.schedule import Schedule
+from trapd.stages.messages import FrameMessage, Link
+from trapd.status import Status
+
+log = logging.getLogger(__name__)
+
+
+class Burster:
+    def __init__(self, config: TrapdConfig, camera: Camera, camera_lock: threading.Lock, status: Status,
+                 frames: Link[FrameMessage], stopping: threading.Event, *, illuminator: Illuminator | None = None,
+                 pretrigger: PretriggerBuffer | None = None, schedule: Schedule | None = None) -> None:
+        self._burst = config.burst
+        self._max_frames = config.event.max_frames
+        self._camera = camera
+        self._camera_lock = camera_lock
+        self._status = status
+        self._frames = frames
+        self._stopping = stopping
+        self._illuminator = illuminator
+        self._pretrigger = pretrigger
+        self._schedule = schedule
+        self._backpressure = False
+
+    def take(self, event_id: str, trigger: Trigger, burst: int, index: int) -> int:
+        """Capture one burst (plus any pre-trigger frames); returns the event's next frame index."""
+        if self._pretrigger is not None:
+            for held in self._pretrigger.pause_and_drain():
+                pretrigger = held.exposure_start_ns < trigger.at.monotonic_ns
+                index = self._hand_on(held, event_id, trigger, burst, index, pretrigger=pretrigger)
+        illuminator = self._illuminator
+        lit = illuminator is not None and illuminator.needed(self._read_scene_lux, self._sun_down)
+        if illuminator is not None and lit:
+            illuminator.on()
+        try:
+            started = time.monotonic()
+            for shot in range(self._burst.frames):
+                if index >= self._max_frames:
+                    break
+                due = started + shot * self._burst.interval_s
+                if shot and self._stopping.wait(max(0.0, due - time.monotonic())):
+                    break  # stopping: keep what was captured, take no more
+                try:
+                    with self._camera_lock:
+                        captured = self._camera.capture()
+                except DeviceError as exc:
+                    self._status.count("camera_errors")
+                    self._status.note_capture(ok=False)
+                    log.warning("event %s: frame %d not captured: %s", event_id, index, exc)
+                    continue
+                self._status.note_capture(ok=True)
+                index = self._hand_on(captured, event_id, trigger, burst, index, pretrigger=False)
+        finally:
+            if illuminator is not None and lit:
+                illuminator.off()
+            if self._pretrigger is not None:
+                self._pretrigger.resume()
+        return index
+
+    def _hand_on(self, captured: CameraFrame, event_id: str, trigger: Trigger, burst: int, index: int, *,
+                 pretrigger: bool) -> int:
+        self._status.count("frames_captured")
+        frame = Frame(
+            event_id=event_id,
+            index=index,
+            burst=burst,
+            trigger=trigger,
+            captured=trigger.at.at_monotonic(captured.exposure_start_ns),
+            camera=captured,
+            pretrigger=pretrigger,
+            handed_ns=time.monotonic_ns(),
+        )
+        self._note_backpressure()
+        self._frames.put(frame)
+        return index + 1
+
+    def _note_backpressure(self) -> None:
+        """Say once when capture starts waiting for storage, and once when it stops: not per frame."""
+        waiting = self._frames.qsize()
+        if not self._backpressure and waiting >= self._frames.maxsize:
+            self._backpressure = True
+            self._status.warn("capture waited for storage (pipeline.max_frames_in_flight reached)")
+            log.warning("capture is waiting: %d frames in flight (pipeline.max_frames_in_flight); "
+                        "storage is not keeping up", waiting)
+        elif self._backpressure and waiting < self._frames.maxsize // 2:
+            self._backpressure = False
+            log.info("storage caught up: %d frames in flight", waiting)
+
+    def _sun_down(self) -> bool | None:
+        return self._schedule.is_night() if self._schedule is not None else None
+
+    def _read_scene_lux(self) -> float | None:
+        try:
+            with self._camera_lock:
+                return self._camera.scene_lux()
+        except DeviceError as exc:
+            log.warning("cannot read scene light, treating it as dark: %s", exc)
+            return None

@@ -1,0 +1,54 @@
+"""The detect stage: frames in, decided events out.
+
+It scores each frame as it arrives and, when its event closes, decides keep or discard for every
+frame and for the event (trapd/event.py, trapd/decide.py). A detector exception, a malformed
+result or an undecodable frame is never "empty": the frame is kept and flagged. If frames pile up
+faster than the detector can score them, the excess is passed on unfiltered (kept) rather than
+making capture wait.
+
+It owns the frames and results of the events still open; nothing else touches them.
+"""
+
+from __future__ import annotations
+
+from trapd.config import DecisionConfig
+from trapd.detect.base import DetectionResult, Detector, run_detector
+from trapd.event import close_event
+from trapd.frames import Frame
+from trapd.stages.messages import EventClosed, EventMessage, FrameMessage, Link, serve
+from trapd.status import Status
+
+
+class DetectStage:
+    def __init__(self, detector: Detector, policy: DecisionConfig, status: Status, *,
+                 frames: Link[FrameMessage], events: Link[EventMessage]) -> None:
+        self._detector = detector
+        self._policy = policy
+        self._status = status
+        self._frames = frames
+        self._events = events
+        # Above this many waiting frames the detector is skipped (frames kept unfiltered).
+        self._backlog_limit = max(2, frames.maxsize // 2)
+        self._open: dict[str, list[tuple[Frame, DetectionResult]]] = {}
+
+    def run(self) -> None:
+        serve(self._frames, self._work, self._events)
+
+    def _work(self, item: Frame | EventClosed) -> None:
+        if isinstance(item, EventClosed):
+            scored = self._open.pop(item.event.event_id, [])
+            decided = close_event(item.event, [frame for frame, _ in scored], [result for _, result in scored],
+                                  self._detector.info, self._policy)
+            self._events.put(decided)
+        else:
+            self._open.setdefault(item.event_id, []).append((item, self._detect(item)))
+
+    def _detect(self, frame: Frame) -> DetectionResult:
+        waiting = self._frames.qsize()
+        if frame.camera.lores is not None and waiting >= self._backlog_limit:
+            self._status.count("frames_unfiltered_backlog")
+            return DetectionResult("unfiltered", reason=f"detector backlog ({waiting} frames waiting)")
+        result = run_detector(self._detector, frame)
+        if result.status == "error" and frame.camera.decode_error is None:
+            self._status.count("detector_errors")
+        return result
