@@ -19,7 +19,7 @@ import yaml
 from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.daemon import Daemon
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo
 from trapd.event import DecidedEvent

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trapd.config import Picamera2Config
 from trapd.errors import DeviceError, InputError
 from trapd.frames import METADATA_KEYS
 from trapd.hardware.camera import Camera
+from trapd.hardware.picam import Picamera2Config
 from trapd.hardware.replay import ReplayCamera
 from trapd.hardware.synthetic import SyntheticCamera
 from trapd.imaging import yuv420_to_rgb

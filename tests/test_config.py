@@ -10,7 +10,8 @@ import yaml
 from pydantic import BaseModel
 
 from tests.conftest import PROJECT_ROOT, trapd_cli
-from trapd.config import TrapdConfig, load_config, parse_config
+from trapd.config.load import load_config, parse_config
+from trapd.config.model import TrapdConfig
 from trapd.errors import EX_CONFIG, ConfigError
 
 SHIPPED = PROJECT_ROOT / "config.yaml"

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from trapd.cli import main
-from trapd.config import TrapdConfig, parse_config
+from trapd.config.load import parse_config
+from trapd.config.model import TrapdConfig
 from trapd.errors import EX_CONFIG, ConfigError
 
 SHIPPED = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from trapd.config import DecisionConfig
+from trapd.config.sections import DecisionConfig
 from trapd.decide import decide_event, decide_frame
 from trapd.detect.base import Detection, DetectionResult
 

@@ -12,12 +12,12 @@ import yaml
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import SHARED, EventSink, make_config, pulse, pulse_for_events, start_daemon, trapd_cli
-from trapd.config import TfliteDetectorConfig, TrapdConfig
-from trapd.detect import build_detector
+from trapd.config.model import TrapdConfig
 from trapd.detect.base import Category, DetectionResult
+from trapd.detect.build import build_detector
 from trapd.detect.cards import SsdOutputNames, builtin_cards, load_card
 from trapd.detect.decoders import decode_ssd, decode_yolov8, nms
-from trapd.detect.detector import TfliteDetector, plan_crops
+from trapd.detect.detector import TfliteDetector, TfliteDetectorConfig, plan_crops
 from trapd.detect.install import install, verify
 from trapd.detect.models import find_model
 from trapd.errors import ConfigError, ModelError

@@ -9,7 +9,7 @@ import numpy as np
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import ScriptedDetector, make_config, run_one_event
-from trapd.config import DecisionConfig
+from trapd.config.sections import DecisionConfig
 from trapd.decide import decide_event, decide_frame
 from trapd.detect.base import Detection, DetectionResult
 from trapd.frames import CameraFrame, Frame, Trigger

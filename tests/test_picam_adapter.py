@@ -14,10 +14,9 @@ import pytest
 
 from tests import picamera2_stub
 from tests.picamera2_stub import Picamera2
-from trapd.config import Picamera2Config
 from trapd.errors import DeviceError
 from trapd.frames import METADATA_KEYS
-from trapd.hardware.picam import Picamera2Camera
+from trapd.hardware.picam import Picamera2Camera, Picamera2Config
 
 
 @pytest.fixture(autouse=True)

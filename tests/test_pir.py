@@ -7,9 +7,10 @@ import pytest
 from gpiozero import DigitalInputDevice
 from gpiozero.pins.mock import MockFactory
 
-from trapd.config import PirConfig
+from trapd.config.sections import PirConfig
 from trapd.errors import ConfigError, ControlError, DeviceError
 from trapd.frames import Trigger
+from trapd.hardware import fake_pir
 from trapd.hardware.pir import PirSensor
 
 
@@ -69,7 +70,7 @@ def test_active_low_pir_with_pull_up(mock_factory: MockFactory) -> None:
         mock_factory.pin(17).drive_low()
         assert len(got) == 1
         mock_factory.pin(17).drive_high()  # motion over
-        pir.pulse_mock_pin()
+        fake_pir.pulse(pir)
     assert len(got) == 2
 
 
@@ -119,4 +120,4 @@ def test_pulsing_a_real_pin_is_refused() -> None:
     pir = PirSensor.__new__(PirSensor)
     pir._device = type("Dev", (), {"pin": RealLooking(), "closed": False})()
     with pytest.raises(ControlError, match="real hardware"):
-        pir.pulse_mock_pin()
+        fake_pir.pulse(pir)

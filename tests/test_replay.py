@@ -12,7 +12,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from tests.conftest import ScriptedDetector, make_config, trapd_cli, write_config
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.detect.base import Detection
 from trapd.errors import InputError
 from trapd.replay import group_into_events, replay

@@ -11,10 +11,12 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import EventSink, make_config, pulse, run_one_event, start_daemon
-from trapd.config import ScheduleConfig, TrapdConfig, parse_config
-from trapd.daemon import timelapse
+from trapd.config.load import parse_config
+from trapd.config.model import TrapdConfig
+from trapd.config.sections import ScheduleConfig
 from trapd.errors import ConfigError
 from trapd.frames import Trigger
+from trapd.periodic import timelapse
 from trapd.schedule import Schedule, is_daylight, within_hours
 from trapd.timebase import Instant
 

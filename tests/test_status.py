@@ -124,8 +124,9 @@ def test_a_reload_that_cannot_start_goes_back_to_the_old_config(tmp_path: Path) 
     from gpiozero.pins.mock import MockFactory
 
     from tests.conftest import make_config
-    from trapd.config import TrapdConfig
-    from trapd.daemon import Daemon, _reloaded
+    from trapd.config.model import TrapdConfig
+    from trapd.daemon import Daemon
+    from trapd.service import _reloaded
 
     factory = MockFactory()
     holder = DigitalInputDevice(5, pin_factory=factory)  # the new config's PIR pin is taken
@@ -182,7 +183,7 @@ class SlowFakeDaemon:
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize("second", ["SIGTERM", "SIGHUP then SIGTERM"])
 def test_a_signal_during_a_reload_is_not_lost(second: str) -> None:
-    from trapd.daemon import run_until_signalled
+    from trapd.service import run_until_signalled
 
     SlowFakeDaemon.made = []
 

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 from measure_idle import measure_idle, report  # noqa: E402
 
-from trapd.config import TrapdConfig  # noqa: E402
+from trapd.config.model import TrapdConfig  # noqa: E402
 from trapd.daemon import Daemon  # noqa: E402
 from trapd.detect.base import DetectionResult, DetectorInfo  # noqa: E402
 from trapd.event import DecidedEvent  # noqa: E402
@@ -140,8 +140,8 @@ def replay_throughput(frames: int) -> dict[str, Any]:
     models, images = SHARED / "models", SHARED / "images" / "camera-trap"
     if not (models.is_dir() and images.is_dir()):
         return {"replay_frames_per_s": None, "replay_overhead_ratio": None, "replay_note": "../shared absent"}
-    from trapd.config import TfliteDetectorConfig
     from trapd.detect.cards import builtin_cards
+    from trapd.detect.detector import TfliteDetectorConfig
     from trapd.detect.models import ResolvedModel
     from trapd.detect.tflite import TfliteModel
     from trapd.replay import interpreter_threads

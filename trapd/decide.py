@@ -22,7 +22,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from trapd.config import DecisionConfig
+from trapd.config.sections import DecisionConfig
 from trapd.detect.base import Category, Detection, DetectionResult
 from trapd.frames import Frame
 

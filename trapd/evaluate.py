@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.decide import decide_frame, frame_flags
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import InputError

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from trapd.config import DecisionConfig
+from trapd.config.sections import DecisionConfig
 from trapd.decide import EventDecision, FrameDecision, decide_event
 from trapd.detect.base import DetectionResult, DetectorInfo
 from trapd.frames import Frame, Trigger

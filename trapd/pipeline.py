@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.detect.base import Detector
 from trapd.errors import DeviceError
 from trapd.frames import Trigger

@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from trapd.config import TfliteDetectorConfig, TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.decide import frame_flags
 from trapd.detect.base import Detector, run_detector
+from trapd.detect.detector import TfliteDetectorConfig
 from trapd.errors import InputError
 from trapd.event import DecidedEvent, OpenEvent, close_event
 from trapd.frames import Frame, Trigger

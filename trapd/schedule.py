@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime, time, tzinfo
 
-from trapd.config import ScheduleConfig
+from trapd.config.sections import ScheduleConfig
 from trapd.frames import Trigger
 
 #: Sunrise and sunset are when the sun's upper edge meets the horizon, refraction included.

@@ -13,14 +13,12 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from trapd.config import (
-    CameraCommon,
-    ReplayCameraConfig,
-    SyntheticCameraConfig,
-    TrapdConfig,
-)
+from trapd.config.camera import CameraCommon
+from trapd.config.model import TrapdConfig
 from trapd.daemon import Daemon
 from trapd.event import DecidedEvent
+from trapd.hardware.replay import ReplayCameraConfig
+from trapd.hardware.synthetic import SyntheticCameraConfig
 from trapd.storage.writer import StoredEvent
 
 log = logging.getLogger(__name__)
@@ -28,10 +26,7 @@ log = logging.getLogger(__name__)
 
 def fake_camera_config(camera: CameraCommon, images_dir: Path | None) -> ReplayCameraConfig | SyntheticCameraConfig:
     """The configured camera swapped for a fake one, keeping mode, lores size and pre-trigger settings."""
-    shared = {
-        name: getattr(camera, name)
-        for name in ("mode", "lores_size", "pretrigger_frames", "pretrigger_interval_s", "make", "model")
-    }
+    shared = {name: getattr(camera, name) for name in CameraCommon.model_fields}
     if images_dir is not None:
         return ReplayCameraConfig(type="replay", images_dir=images_dir, **shared)
     return SyntheticCameraConfig(type="synthetic", **shared)

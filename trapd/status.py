@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from trapd.files import write_atomic
 from trapd.timebase import Instant, clock_synced, iso_utc
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 State = Literal["starting", "armed", "capturing", "full", "stopping", "stopped", "failed"]
 
-COUNTERS = (
+#: Every counter the daemon keeps; a name that is not here is a type error, not a KeyError on a worker thread.
+Counter = Literal[
     "triggers",
     "triggers_held_off",
     "triggers_dropped",
@@ -45,7 +46,8 @@ COUNTERS = (
     "camera_errors",
     "detector_errors",
     "storage_errors",
-)
+]
+COUNTERS: tuple[Counter, ...] = get_args(Counter)
 
 
 #: Below this much free space the trap is reported unhealthy (the full-disk policy is storage's job).
@@ -54,7 +56,8 @@ LOW_DISK_PERCENT = 5.0
 #: This many failed captures in a row make the trap unhealthy.
 CAMERA_FAILURES_UNHEALTHY = 3
 
-TODAY_COUNTERS = ("triggers", "events", "frames_kept", "frames_discarded", "frames_unfiltered", "frames_flagged")
+TODAY_COUNTERS: tuple[Counter, ...] = ("triggers", "events", "frames_kept", "frames_discarded", "frames_unfiltered",
+                                      "frames_flagged")
 
 
 @dataclass
@@ -87,13 +90,13 @@ class Status:
             log.info("state: %s", state)
             self.save()
 
-    def count(self, counter: str, n: int = 1) -> None:
+    def count(self, counter: Counter, n: int = 1) -> None:
         with self._lock:
             self._counts[counter] += n
             if counter in TODAY_COUNTERS:
                 self._count_today(counter, n)
 
-    def _count_today(self, counter: str, n: int) -> None:
+    def _count_today(self, counter: Counter, n: int) -> None:
         day = datetime.now(self.zone).date()
         if self._today is None or self._today[0] != day:
             self._today = (day, dict.fromkeys(TODAY_COUNTERS, 0))
@@ -192,3 +195,16 @@ def unhealthy_reasons(snapshot: dict[str, Any]) -> list[str]:
     if snapshot.get("schedule", "always") != "always" and snapshot.get("clock_synced") is False:
         problems.append("the clock is not synchronised, so the schedule may be off (no network time yet?)")
     return problems
+
+
+def status_line(snapshot: dict[str, Any]) -> str:
+    """The one line `systemctl status` shows: state, events, disk, detector, the first warning."""
+    today = snapshot["today"]
+    parts = [str(snapshot["state"]), f"today: events {today['events']}, frames kept {today['frames_kept']}"]
+    if snapshot.get("disk_free_percent") is not None:
+        parts.append(f"{snapshot['disk_free_percent']:.0f}% disk free")
+    if snapshot.get("detector"):
+        parts.append(f"detector {snapshot['detector']}")
+    if snapshot.get("warnings"):
+        parts.append(f"WARNING: {snapshot['warnings'][0]}")
+    return "; ".join(parts)

@@ -9,7 +9,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trapd.config import DEFAULT_CONFIG_PATH, TrapdConfig, load_config
+from trapd.config.load import load_config
+from trapd.config.model import DEFAULT_CONFIG_PATH, TrapdConfig
 from trapd.control import socket_path_for
 from trapd.detect.base import Detector
 from trapd.log import set_level
@@ -54,8 +55,8 @@ def offline_detector(config: TrapdConfig, *, decoding_alongside: bool = False) -
     ``decoding_alongside``: replay decodes the next photos on a thread of its own, so the
     interpreter leaves it a core (see :func:`trapd.replay.interpreter_threads`).
     """
-    from trapd.config import TfliteDetectorConfig
-    from trapd.detect import build_detector
+    from trapd.detect.build import build_detector
+    from trapd.detect.detector import TfliteDetectorConfig
     from trapd.replay import interpreter_threads
 
     if isinstance(config.detector, TfliteDetectorConfig):

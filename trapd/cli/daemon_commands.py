@@ -6,13 +6,14 @@ import argparse
 import json
 
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, socket_path
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.control import request
 from trapd.errors import EX_OK, EX_UNHEALTHY, ConfigError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from trapd.daemon import Daemon, run_until_signalled
+    from trapd.daemon import Daemon
+    from trapd.service import run_until_signalled
 
     if args.images is not None and not args.fake:
         raise ConfigError("--images only goes with --fake (set camera.type: replay in the config otherwise)")
@@ -36,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from trapd.daemon import stop_on_signals
+    from trapd.service import stop_on_signals
     from trapd.simulate import default_interval_s, simulate, simulation_daemon, with_fake_camera
 
     config = config_from_args(args, default_storage=SIMULATE_STORAGE)

@@ -19,7 +19,7 @@ from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_tri
 from trapd.cli.model_commands import cmd_models_install, cmd_models_list, cmd_models_verify
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
 from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck
-from trapd.config import DEFAULT_CONFIG_PATH
+from trapd.config.model import DEFAULT_CONFIG_PATH
 from trapd.errors import EX_USAGE, TrapdError
 from trapd.log import setup_logging
 

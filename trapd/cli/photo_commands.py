@@ -6,7 +6,7 @@ import argparse
 import json
 
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, offline_detector
-from trapd.config import load_config
+from trapd.config.load import load_config
 from trapd.errors import EX_OK
 from trapd.storage.layout import lock_path
 

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import Field
 
-from trapd.config import TfliteDetectorConfig
-from trapd.detect.base import Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
+from trapd.config.fields import Section, TileGrid
+from trapd.config.sections import DecisionConfig
+from trapd.detect.base import CATEGORIES, Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.detect.decoders import nms
 from trapd.detect.models import ResolvedModel, find_model
 from trapd.detect.tflite import TfliteModel
@@ -31,6 +34,30 @@ from trapd.frames import Frame, RGBImage
 
 #: Boxes of one category overlapping more than this across tiles are one animal.
 MERGE_IOU = 0.5
+
+
+class TfliteDetectorConfig(Section):
+    type: Literal["tflite"] = Field("tflite", description="An on-device TFLite model described by a model card.")
+    model: str = Field(
+        "ssd-mobilenet-v1-coco", description="Model card name, found on the model search path ($TRAPD_MODELS_DIR, ...)."
+    )
+    required: bool = Field(
+        False,
+        description="true: refuse to start without a working model; false: run fail-open "
+        "(keep every frame, marked 'unfiltered', and warn).",
+    )
+    num_threads: int = Field(2, ge=1, le=8, description="Interpreter threads.")
+    tiles: TileGrid = Field(
+        (2, 2), description="Columns, rows of full-resolution tiles scored besides the whole frame; [1, 1]: none."
+    )
+    tile_overlap: float = Field(0.2, ge=0.0, le=0.5, description="Fraction by which neighbouring tiles overlap.")
+    max_invocations_per_frame: int = Field(
+        8, ge=1, le=64, description="Budget of model invocations per frame (whole frame first, then tiles)."
+    )
+    min_score: float = Field(0.1, ge=0.0, le=1.0, description="Detections below this score are not recorded.")
+    classifier: str | None = Field(
+        None, description="Optional classifier card name for a second opinion on frames the detector is unsure of."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +116,11 @@ class TfliteDetector:
         checksum = _verified_sha256(resolved)
         self.info = DetectorInfo(name=resolved.card.name, version=resolved.card.version, sha256=checksum,
                                  input_size=(resolved.card.input.width, resolved.card.input.height))
+
+    @classmethod
+    def from_config(cls, config: TfliteDetectorConfig, policy: DecisionConfig) -> TfliteDetector:
+        """A detection that would keep the frame anyway ends the search for more evidence early."""
+        return cls(config, keep_thresholds={c: float(getattr(policy.thresholds, c)) for c in CATEGORIES})
 
     @property
     def invoke_ns(self) -> int:

@@ -6,8 +6,18 @@ Used for ``detector.type: none``, and in place of a model that is missing or bro
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
+from trapd.config.fields import Section
+from trapd.config.sections import DecisionConfig
 from trapd.detect.base import DetectionResult, DetectorInfo
 from trapd.frames import Frame
+
+
+class NoDetectorConfig(Section):
+    type: Literal["none"] = Field(description="Keep every frame, marked 'unfiltered'.")
 
 
 class PassthroughDetector:
@@ -15,6 +25,10 @@ class PassthroughDetector:
                  reason: str = "no detector configured (detector.type: none)") -> None:
         self.info = info or DetectorInfo(name="none")
         self._reason = reason
+
+    @classmethod
+    def from_config(cls, config: NoDetectorConfig, policy: DecisionConfig) -> PassthroughDetector:
+        return cls()
 
     def detect(self, frame: Frame) -> DetectionResult:
         return DetectionResult(status="unfiltered", reason=self._reason)

@@ -7,7 +7,7 @@ from typing import Any
 
 from gpiozero import DigitalOutputDevice
 
-from trapd.config import IlluminatorConfig, StatusLedConfig
+from trapd.config.sections import IlluminatorConfig, StatusLedConfig
 from trapd.hardware.gpio import open_gpio_device
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
-from trapd.config import Picamera2Config
+from pydantic import Field
+
+from trapd.config.camera import CameraCommon
+from trapd.config.fields import Resolution
 from trapd.errors import DeviceError
 from trapd.frames import METADATA_KEYS, CameraFrame, MetadataValue
 from trapd.imaging import yuv420_to_rgb
@@ -27,6 +30,17 @@ INSTALL_HINT = (
     "on Raspberry Pi OS run `sudo apt install python3-picamera2` and create the venv with "
     "--system-site-packages; on a machine without a Pi camera use `--fake` or camera.type: replay"
 )
+
+
+class Picamera2Config(CameraCommon):
+    type: Literal["picamera2"] = Field("picamera2", description="A Raspberry Pi camera, through picamera2.")
+    camera_num: int = Field(0, ge=0, le=7, description="Index as listed by `rpicam-hello --list-cameras`.")
+    main_size: Resolution = Field(
+        (2028, 1520), description="Width, height of the full-resolution stream that is stored."
+    )
+    capture_timeout_s: float = Field(
+        5.0, ge=0.5, le=120.0, description="A frame not delivered within this is a camera error (loose cable)."
+    )
 
 
 def load_picamera2() -> Any:

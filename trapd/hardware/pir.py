@@ -16,10 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gpiozero import DigitalInputDevice
-from gpiozero.pins.mock import MockPin
 
-from trapd.config import PirConfig
-from trapd.errors import ControlError
+from trapd.config.sections import PirConfig
 from trapd.frames import Trigger, TriggerSource
 from trapd.hardware.gpio import open_gpio_device
 from trapd.timebase import Instant
@@ -45,7 +43,7 @@ class PirSensor:
         self._lock = threading.Lock()
         self.held_off = 0
         self._armed = False
-        self._active_high = config.active_high if config.pull == "none" else config.pull == "down"
+        self._active_high = bool(config.active_high) if config.pull == "none" else config.pull == "down"
         self._device = open_input_pin(config, pin_factory)
 
     @property
@@ -69,23 +67,14 @@ class PirSensor:
         self._armed = False
 
     @property
-    def pin_is_mock(self) -> bool:
-        return isinstance(self._device.pin, MockPin)
+    def pin(self) -> Any:
+        """The gpiozero pin the PIR is wired to (a MockPin on fake hardware)."""
+        return self._device.pin
 
-    def pulse_mock_pin(self) -> None:
-        """Drive a mock pin to its active level and back, as a PIR would (fake hardware only)."""
-        pin = self._device.pin
-        if not self.pin_is_mock:
-            raise ControlError(
-                f"PIR pin {self.pin_name} is real hardware; `trapd trigger` only drives the fake PIR of "
-                "`trapd run --fake` (or GPIOZERO_PIN_FACTORY=mock)"
-            )
-        if self._active_high:
-            pin.drive_high()
-            pin.drive_low()
-        else:
-            pin.drive_low()
-            pin.drive_high()
+    @property
+    def active_high(self) -> bool:
+        """True if the PIR's output goes high on motion."""
+        return self._active_high
 
     def close(self) -> None:
         self.disarm()

@@ -10,7 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
+
+from trapd.config.camera import CameraCommon
+from trapd.config.fields import PathSetting
 from trapd.errors import InputError
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import FakeCamera, simulated_metadata
@@ -19,6 +24,11 @@ from trapd.imaging import UndecodableImage, decode_jpeg, resize_rgb
 log = logging.getLogger(__name__)
 
 JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
+
+
+class ReplayCameraConfig(CameraCommon):
+    type: Literal["replay"] = Field(description="A folder of JPEGs served as camera frames.")
+    images_dir: PathSetting = Field(description="Folder of JPEGs served in name order, cycling.")
 
 
 def list_jpegs(images_dir: Path) -> list[Path]:
@@ -69,6 +79,10 @@ class ReplayCamera(FakeCamera):
         self._lores_size = lores_size
         self._last_lux: float | None = None
         self.model = model
+
+    @classmethod
+    def from_config(cls, config: ReplayCameraConfig) -> ReplayCamera:
+        return cls(config.images_dir, config.lores_size)
 
     @property
     def files(self) -> list[Path]:

@@ -6,12 +6,22 @@ For laptops and tests with no photos at hand. Deterministic for a given seed.
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
+from trapd.config.camera import CameraCommon
+from trapd.config.fields import Resolution
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import FakeCamera, simulated_metadata
 from trapd.imaging import resize_rgb
+
+
+class SyntheticCameraConfig(CameraCommon):
+    type: Literal["synthetic"] = Field(description="Generated frames, for machines with no photos at hand.")
+    main_size: Resolution = Field((1280, 960), description="Width, height of the generated frames.")
+    seed: int = Field(0, ge=0, description="Seed of the generated scenes, for repeatable runs.")
 
 
 class SyntheticCamera(FakeCamera):
@@ -38,6 +48,10 @@ class SyntheticCamera(FakeCamera):
             x, y = int(step / self.LOOP_FRAMES * width), int(height * 0.65)
             main[((xx - x) / radius_x) ** 2 + ((yy - y) / radius_y) ** 2 <= 1.0] = (60, 45, 30)
             self._loop.append((main, resize_rgb(main, lores_size)))
+
+    @classmethod
+    def from_config(cls, config: SyntheticCameraConfig) -> SyntheticCamera:
+        return cls(config.main_size, config.lores_size, seed=config.seed)
 
     def capture(self) -> CameraFrame:
         called_ns = time.monotonic_ns()

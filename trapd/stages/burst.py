@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.errors import DeviceError
 from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import Camera

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.errors import DeviceError
 from trapd.event import EndReason, OpenEvent
 from trapd.frames import Trigger

@@ -11,7 +11,7 @@ It owns the frames and results of the events still open; nothing else touches th
 
 from __future__ import annotations
 
-from trapd.config import DecisionConfig
+from trapd.config.sections import DecisionConfig
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.event import close_event
 from trapd.frames import Frame

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from trapd.event import DecidedEvent
 from trapd.stages.messages import EventMessage, Link, MakeRoom, serve
-from trapd.status import Status
+from trapd.status import Counter, Status
 from trapd.storage.space import FreeSpace
 from trapd.storage.writer import EventWriter, StoredEvent
 
@@ -47,9 +47,10 @@ class StoreStage:
         self._space.make_room()
         if stored is None:
             return
-        for counter, n in (("frames_kept", stored.kept), ("frames_discarded", stored.discarded),
-                           ("frames_flagged", stored.flagged), ("frames_audited", stored.audited),
-                           ("frames_unfiltered", stored.unfiltered)):
+        counts: tuple[tuple[Counter, int], ...] = (
+            ("frames_kept", stored.kept), ("frames_discarded", stored.discarded), ("frames_flagged", stored.flagged),
+            ("frames_audited", stored.audited), ("frames_unfiltered", stored.unfiltered))
+        for counter, n in counts:
             self._status.count(counter, n)
         self._status.note_event(item.event_id)
         log.info("event %s: %d frames, %d kept, %d discarded (%s) -> %s", item.event_id, len(item.frames),

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from trapd import __version__
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.decide import keep_floor
 from trapd.errors import ConfigError
 from trapd.files import make_dirs_durable, write_atomic

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from trapd.config import DecisionConfig
+from trapd.config.sections import DecisionConfig
 from trapd.detect.base import Category, DetectionStatus
 from trapd.errors import InputError
 from trapd.event import EndReason

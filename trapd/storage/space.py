@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from trapd.config import StorageConfig
+from trapd.config.sections import StorageConfig
 from trapd.files import write_atomic
 from trapd.status import Status
 from trapd.storage.catalog import Catalog

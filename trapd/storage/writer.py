@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from trapd import __version__
-from trapd.config import TrapdConfig
+from trapd.config.model import TrapdConfig
 from trapd.decide import FrameDecision, frame_flags, keep_floor
 from trapd.detect.base import DetectionResult
 from trapd.errors import StorageError

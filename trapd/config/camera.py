@@ -1,0 +1,39 @@
+"""What every camera backend's config shares. Each backend's own section (``type: picamera2``, ...)
+subclasses :class:`CameraCommon` in the backend's file; trapd/backends.py lists them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from trapd.config.fields import Resolution, Section
+
+
+class CameraCommon(Section):
+    mode: Literal["warm", "cold"] = Field(
+        "warm",
+        description="warm: camera runs between events (fast trigger, more power); "
+        "cold: started per event (slower trigger, less power).",
+    )
+    lores_size: Resolution = Field(
+        (320, 240), description="Width, height of the low-resolution stream the detector reads."
+    )
+    pretrigger_frames: int = Field(
+        0, ge=0, le=30, description="Frames held from before the PIR edge (warm mode only); 0 disables."
+    )
+    pretrigger_interval_s: float = Field(
+        0.25, gt=0.0, le=10.0, description="Spacing of the frames in the pre-trigger buffer."
+    )
+    make: str = Field("Raspberry Pi", description="EXIF Make.", min_length=1, max_length=64)
+    model: str | None = Field(
+        None, description="EXIF Model; null uses the camera's own sensor name.", max_length=64
+    )
+
+    @model_validator(mode="after")
+    def _pretrigger_needs_warm(self) -> CameraCommon:
+        if self.pretrigger_frames and self.mode == "cold":
+            raise ValueError(
+                "camera.pretrigger_frames needs camera.mode: warm (a cold camera is off before the trigger)"
+            )
+        return self
