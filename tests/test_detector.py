@@ -11,7 +11,8 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import SHARED, EventSink, make_config, pulse, pulse_for_events, start_daemon, trapd_cli
+from tests.conftest import SHARED, make_config, pulse, pulse_for_events, start_daemon, trapd_cli
+from tests.doubles import EventSink
 from trapd.config.model import TrapdConfig
 from trapd.detect.base import Category, DetectionResult
 from trapd.detect.build import build_detector

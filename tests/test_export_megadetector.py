@@ -7,7 +7,8 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import FailingDetector, ScriptedDetector, make_config, run_one_event, trapd_cli
+from tests.conftest import make_config, run_one_event, trapd_cli
+from tests.doubles import FailingDetector, ScriptedDetector
 from trapd.detect.base import Detection
 
 

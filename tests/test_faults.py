@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import EventSink, RecordingCamera, make_config, start_daemon
+from tests.conftest import make_config, start_daemon
+from tests.doubles import EventSink, RecordingCamera
 from trapd.hardware.synthetic import SyntheticCamera
 from trapd.status import CAMERA_FAILURES_UNHEALTHY
 

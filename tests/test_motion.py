@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import ScriptedDetector, make_config, run_one_event
+from tests.conftest import make_config, run_one_event
+from tests.doubles import ScriptedDetector
 from trapd.config.sections import DecisionConfig
 from trapd.decide import decide_event, decide_frame
 from trapd.detect.base import Detection, DetectionResult

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import EventSink, GatedDetector, make_config, pulse, spawn_trapd, start_daemon, write_config
+from tests.conftest import make_config, pulse, spawn_trapd, start_daemon, write_config
+from tests.doubles import EventSink, GatedDetector
 from trapd.notify import SystemdNotifier
 
 

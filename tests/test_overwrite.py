@@ -12,7 +12,6 @@ from gpiozero.pins.mock import MockFactory
 from tests.conftest import (
     PROJECT_ROOT,
     SHARED,
-    EventSink,
     assert_card_is_sound,
     assert_files_and_catalog_agree,
     jpegs,
@@ -24,6 +23,7 @@ from tests.conftest import (
     start_daemon,
     wait_until,
 )
+from tests.doubles import EventSink
 from trapd.detect.base import Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.frames import Frame
 from trapd.storage import overwrite

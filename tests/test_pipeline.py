@@ -10,19 +10,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from PIL import ExifTags, Image
 
-from tests.conftest import (
-    EventSink,
-    FailingDetector,
-    GatedDetector,
-    RecordingCamera,
-    ScriptedDetector,
-    make_config,
-    pulse,
-    pulse_for_events,
-    run_one_event,
-    set_at,
-    start_daemon,
-)
+from tests.conftest import make_config, pulse, pulse_for_events, run_one_event, start_daemon
+from tests.doubles import EventSink, GatedDetector, RecordingCamera, ScriptedDetector, set_at
 from trapd.detect.base import Detection
 from trapd.errors import DeviceError
 from trapd.event import DecidedEvent
@@ -175,14 +164,6 @@ def test_empty_frames_are_discarded_and_animals_kept_with_reasons(tmp_path: Path
     assert (counts["frames_kept"], counts["frames_discarded"]) == (1, 3)
 
 
-def test_a_detector_exception_keeps_and_flags_the_frames(tmp_path: Path, mock_factory: MockFactory) -> None:
-    record, stored, daemon = run_one_event(make_config(tmp_path), mock_factory, detector=FailingDetector())
-    assert len(stored.files) == 3
-    assert all(d.keep and d.flags == ("detector_error",) for d in record.decisions)
-    assert "interpreter exploded" in record.decisions[0].reason
-    assert daemon.status.counts()["detector_errors"] == 3
-
-
 def test_an_undecodable_frame_is_kept_byte_for_byte(tmp_path: Path, mock_factory: MockFactory,
                                                    camera_trap_images: Path) -> None:
     images = tmp_path / "images"
@@ -197,14 +178,6 @@ def test_an_undecodable_frame_is_kept_byte_for_byte(tmp_path: Path, mock_factory
     frame = sidecar["frames"][0]
     assert frame["keep"] and set(frame["flags"]) == {"detector_error", "undecodable"}
     assert "truncated" in frame["reason"]
-
-
-def test_camera_errors_are_counted_and_the_burst_goes_on(tmp_path: Path, mock_factory: MockFactory) -> None:
-    camera = RecordingCamera(synthetic(), fail_every=2)
-    record, _, daemon = run_one_event(make_config(tmp_path, burst={"frames": 4}), mock_factory, camera=camera)
-    assert len(camera.capture_times_ns) == 4
-    assert len(record.frames) == 2
-    assert daemon.status.counts()["camera_errors"] == 2
 
 
 def test_pretrigger_frames_come_from_before_the_edge(tmp_path: Path, mock_factory: MockFactory) -> None:
@@ -228,20 +201,6 @@ def test_pretrigger_frames_come_from_before_the_edge(tmp_path: Path, mock_factor
     assert len(stored.files) == len(early) + 3
 
 
-def test_cold_mode_starts_and_stops_the_camera_per_event(tmp_path: Path, mock_factory: MockFactory) -> None:
-    camera = RecordingCamera(synthetic())
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path, camera={"type": "synthetic", "mode": "cold"}), mock_factory,
-                          camera=camera, on_event_stored=sink)
-    try:
-        assert camera.calls == []
-        pulse(mock_factory)
-        sink.wait_for(1)
-        assert camera.calls == ["start", "stop"]
-    finally:
-        daemon.stop()
-
-
 def test_warm_mode_starts_the_camera_once(tmp_path: Path, mock_factory: MockFactory) -> None:
     camera = RecordingCamera(synthetic())
     sink = EventSink()
@@ -253,28 +212,6 @@ def test_warm_mode_starts_the_camera_once(tmp_path: Path, mock_factory: MockFact
     finally:
         daemon.stop()
     assert camera.calls == ["start", "stop", "close"]
-
-
-@pytest.mark.parametrize(("lux", "lit_during_capture"), [(0.5, True), (500.0, False)])
-def test_the_illuminator_is_on_only_around_night_captures(tmp_path: Path, mock_factory: MockFactory,
-                                                          lux: float, lit_during_capture: bool) -> None:
-    ir_pin = mock_factory.pin(22)
-    led_pin = mock_factory.pin(27)
-    seen: list[tuple[bool, bool]] = []
-    camera = RecordingCamera(synthetic(), on_capture=lambda n: seen.append((ir_pin.state, led_pin.state)))
-    camera.lux = lux
-    sink = EventSink()
-    config = make_config(tmp_path, illuminator={"pin": 22}, status_led={"pin": 27})
-    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
-    try:
-        assert (ir_pin.state, led_pin.state) == (False, False)
-        pulse(mock_factory)
-        sink.wait_for(1)
-        assert ir_pin.state is False, "IR must be off after the burst"
-        assert led_pin.state is False
-    finally:
-        daemon.stop()
-    assert seen == [(lit_during_capture, True)] * 3
 
 
 def test_a_pin_in_use_fails_start_up_and_releases_everything(tmp_path: Path, mock_factory: MockFactory) -> None:
@@ -400,54 +337,6 @@ def test_a_cold_camera_that_will_not_start_is_counted_and_the_trap_stays_armed(
     assert daemon.status.counts()["camera_errors"] == 4  # the start, and each of 3 captures
 
 
-def test_a_malformed_detector_result_is_flagged_not_fatal(tmp_path: Path, mock_factory: MockFactory) -> None:
-    bogus = Detection("unicorn", "x", 0.9, (0, 0, 1, 1))  # type: ignore[arg-type]
-    record, stored, _ = run_one_event(
-        make_config(tmp_path), mock_factory, detector=ScriptedDetector(default=[bogus])
-    )
-    assert len(stored.files) == 3
-    assert all(d.flags == ("detector_error",) and "unicorn" in d.reason for d in record.decisions)
-
-
-def test_a_transient_write_error_is_retried(tmp_path: Path, mock_factory: MockFactory,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from trapd.stages import store as store_stage
-    from trapd.storage.writer import EventWriter
-
-    real_write = EventWriter.write
-    attempts: list[int] = []
-
-    def flaky(self: EventWriter, record: DecidedEvent) -> StoredEvent:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise OSError(5, "Input/output error")
-        return real_write(self, record)
-
-    monkeypatch.setattr(EventWriter, "write", flaky)
-    monkeypatch.setattr(store_stage, "STORE_RETRY_DELAYS_S", (0.01, 0.01))
-    _, stored, daemon = run_one_event(make_config(tmp_path), mock_factory)
-    assert len(attempts) == 2 and len(stored.files) == 3
-    assert daemon.status.counts()["storage_errors"] == 0
-
-
-def test_a_pir_held_high_keeps_the_event_going(tmp_path: Path, mock_factory: MockFactory) -> None:
-    second_burst = threading.Event()
-    camera = RecordingCamera(synthetic(), on_capture=set_at(6, second_burst))
-    sink = EventSink()
-    daemon = start_daemon(make_config(tmp_path, event={"gap_s": 0.05}), mock_factory, camera=camera,
-                          on_event_stored=sink)
-    try:
-        mock_factory.pin(17).drive_high()  # the animal stays: no further edges come
-        assert second_burst.wait(5), "a PIR still high after the gap must extend the event"
-        mock_factory.pin(17).drive_low()
-        [(record, _)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
-    assert record.triggers[0].source == "pir"
-    assert {t.source for t in record.triggers[1:]} == {"pir-still-high"}
-    assert daemon.status.counts()["events"] == 1
-
-
 def test_waiting_for_quiet_can_be_cancelled(tmp_path: Path, mock_factory: MockFactory) -> None:
     daemon = start_daemon(make_config(tmp_path, event={"gap_s": 60.0}), mock_factory)
     try:
@@ -491,43 +380,6 @@ def test_backpressure_is_reported_once_not_per_frame(tmp_path: Path, mock_factor
     waits = [r for r in caplog.records if "capture is waiting" in r.getMessage()]
     assert 1 <= len(waits) <= 2  # once per episode (it may refill after draining); never once per frame
     assert any("capture waited for storage" in w for w in daemon.status.snapshot()["warnings"])
-
-
-def test_a_wind_storm_is_rate_limited_and_counted(tmp_path: Path, mock_factory: MockFactory) -> None:
-    sink = EventSink()
-    config = make_config(tmp_path, event={"gap_s": 0.0, "max_per_minute": 3}, burst={"frames": 1})
-    daemon = start_daemon(config, mock_factory, on_event_stored=sink)
-    try:
-        for _ in range(10):
-            pulse(mock_factory)
-            daemon.pipeline.wait_until_quiet(5)
-        sink.wait_for(3)
-    finally:
-        daemon.stop()
-    counts = daemon.status.counts()
-    assert counts["events"] == 3
-    assert counts["triggers_rate_limited"] == 7
-    assert counts["triggers"] == 10
-
-
-def test_triggers_queued_during_a_burst_earn_one_more_burst_not_one_each(
-    tmp_path: Path, mock_factory: MockFactory
-) -> None:
-    first_frame = threading.Event()
-    camera = RecordingCamera(synthetic(), on_capture=set_at(1, first_frame))
-    sink = EventSink()
-    config = make_config(tmp_path, burst={"frames": 3, "interval_s": 0.05}, event={"gap_s": 0.1})
-    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
-    try:
-        pulse(mock_factory)
-        assert first_frame.wait(5)
-        for _ in range(20):  # a PIR chattering through the burst
-            pulse(mock_factory)
-        [(record, _)] = sink.wait_for(1)
-    finally:
-        daemon.stop()
-    assert len(record.triggers) == 21, "every trigger is recorded with its event"
-    assert sorted({f.burst for f in record.frames}) == [0, 1], "but they bought one more burst, not twenty"
 
 
 def test_a_timelapse_capture_is_one_burst_and_not_counted_as_a_trigger(

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import ExifTags, Image
 
-from tests.conftest import ScriptedDetector, make_config, trapd_cli, write_config
+from tests.conftest import make_config, trapd_cli, write_config
+from tests.doubles import ScriptedDetector
 from trapd.config.model import TrapdConfig
 from trapd.detect.base import Detection
 from trapd.errors import InputError

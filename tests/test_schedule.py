@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import EventSink, make_config, pulse, run_one_event, start_daemon
+from tests.conftest import make_config, pulse, run_one_event, start_daemon
+from tests.doubles import EventSink
 from trapd.config.load import parse_config
 from trapd.config.model import TrapdConfig
 from trapd.config.sections import ScheduleConfig
@@ -92,7 +93,7 @@ def test_a_night_trap_ignores_the_pir_by_day(tmp_path: Path, mock_factory: MockF
 
 
 def test_the_illuminator_follows_the_sun_in_night_mode(tmp_path: Path, mock_factory: MockFactory) -> None:
-    from tests.conftest import RecordingCamera
+    from tests.doubles import RecordingCamera
     from trapd.hardware.synthetic import SyntheticCamera
 
     ir = mock_factory.pin(22)

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from tests.conftest import (
-    EventSink,
-    assert_card_is_sound,
-    make_config,
-    pulse,
-    run_one_event,
-    small_card,
-    start_daemon,
-    wait_until,
-)
+from tests.conftest import assert_card_is_sound, make_config, pulse, run_one_event, small_card, start_daemon, wait_until
+from tests.doubles import EventSink
 from trapd.storage.layout import SIDECAR_NAME
 from trapd.storage.space import FreeSpace
 

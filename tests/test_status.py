@@ -206,7 +206,8 @@ def test_a_signal_during_a_reload_is_not_lost(second: str) -> None:
 def test_a_camera_that_fails_every_capture_makes_the_trap_unhealthy(tmp_path: Path) -> None:
     from gpiozero.pins.mock import MockFactory
 
-    from tests.conftest import RecordingCamera, make_config, run_one_event
+    from tests.conftest import make_config, run_one_event
+    from tests.doubles import RecordingCamera
     from trapd.hardware.synthetic import SyntheticCamera
 
     camera = RecordingCamera(SyntheticCamera((160, 120), (80, 60)), fail_every=1)  # a loose ribbon cable

@@ -58,6 +58,12 @@ class Illuminator:
             self.off()
             self._device.close()
 
+    def __enter__(self) -> Illuminator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 class StatusLed:
     """Lit while capturing; dark while armed, so it neither drains the battery nor draws eyes."""
@@ -77,3 +83,9 @@ class StatusLed:
         if self._device is not None:
             self.show_capturing(False)
             self._device.close()
+
+    def __enter__(self) -> StatusLed:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
