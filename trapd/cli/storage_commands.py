@@ -27,6 +27,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         for key, items in report.as_json().items():
             if isinstance(items, list) and items:
                 print(f"  {key}: {', '.join(items)}")
+        for folder, reason in report.reasons.items():
+            print(f"  moved to {folder}: {reason}")
     return EX_OK if report.clean else EX_UNHEALTHY
 
 
