@@ -127,6 +127,11 @@ class TfliteDetector:
         """Time spent inside the interpreters so far (for overhead accounting)."""
         return self._model.invoke_ns + (self._classifier.invoke_ns if self._classifier else 0)
 
+    @property
+    def invocations(self) -> int:
+        """Model invocations so far, the classifier's included."""
+        return self._model.invocations + (self._classifier.invocations if self._classifier else 0)
+
     def detect(self, frame: Frame) -> DetectionResult:
         main, lores = frame.camera.main, frame.camera.lores
         if main is None and lores is None:
