@@ -14,7 +14,7 @@ from trapd.config.sections import DecisionConfig
 from trapd.decide import decide_event, decide_frame
 from trapd.detect.base import Detection, DetectionResult
 from trapd.frames import CameraFrame, Frame, Trigger
-from trapd.motion import with_motion
+from trapd.motion import Thumbnail, thumbnail, with_motion
 from trapd.storage.layout import SIDECAR_NAME
 from trapd.timebase import Instant
 
@@ -36,6 +36,10 @@ def scene(animal_x: float | None, brightness: int = 0) -> Frame:
     return Frame("e", 0, 0, Trigger(now, "pir"), now, CameraFrame(rgb, rgb, {}, "test"))
 
 
+def thumbnails_of(frames: list[Frame]) -> list[Thumbnail | None]:
+    return [thumbnail(frame.camera.lores) for frame in frames]
+
+
 def animal_at(x: float) -> Detection:
     return Detection("animal", "fox", 0.35, (x, 150 / HEIGHT, 40 / WIDTH, 50 / HEIGHT))
 
@@ -47,7 +51,7 @@ def test_a_walking_animal_moves_and_the_tree_it_passes_does_not() -> None:
     positions = [0.4, 0.55, 0.7]
     frames = [scene(x) for x in positions]
     results = [DetectionResult("ok", (animal_at(x), TREE_AS_GIRAFFE)) for x in positions]
-    for result in with_motion(frames, results):
+    for result in with_motion(thumbnails_of(frames), results):
         animal, tree = result.detections
         assert animal.motion is not None and animal.motion > 10
         assert tree.motion is not None and tree.motion < 1
@@ -56,11 +60,11 @@ def test_a_walking_animal_moves_and_the_tree_it_passes_does_not() -> None:
 def test_a_lighting_change_moves_everything_alike_so_nothing_stands_out() -> None:
     frames = [scene(None), scene(None, brightness=40)]  # the IR light came on
     results = [DetectionResult("ok", (TREE_AS_GIRAFFE,))] * 2
-    assert all(r.detections[0].motion is not None and r.detections[0].motion < 2 for r in with_motion(frames, results))
+    assert all(r.detections[0].motion is not None and r.detections[0].motion < 2 for r in with_motion(thumbnails_of(frames), results))
 
 
 def test_a_single_frame_has_nothing_to_compare_with() -> None:
-    [result] = with_motion([scene(0.5)], [DetectionResult("ok", (animal_at(0.5),))])
+    [result] = with_motion(thumbnails_of([scene(0.5)]), [DetectionResult("ok", (animal_at(0.5),))])
     assert result.detections[0].motion is None
     assert "motion" not in result.detections[0].as_json()
 
@@ -79,7 +83,7 @@ def test_static_detections_count_only_above_static_min_score_when_it_is_set() ->
 
 def test_the_background_giraffe_no_longer_keeps_a_burst_once_static_detections_are_gated() -> None:
     frames = [scene(None) for _ in range(3)]
-    results = with_motion(frames, [DetectionResult("ok", (TREE_AS_GIRAFFE,))] * 3)
+    results = with_motion(thumbnails_of(frames), [DetectionResult("ok", (TREE_AS_GIRAFFE,))] * 3)
     decisions, event = decide_event(results, DecisionConfig(static_min_score=0.7, audit_fraction=0.0))
     assert not event.keep and not any(d.keep for d in decisions)
     decisions, event = decide_event(results, DecisionConfig(audit_fraction=0.0))

@@ -88,6 +88,9 @@ def room_on_a_card_of(root: Path, capacity_bytes: int) -> Callable[[], float]:
     return lambda: (capacity_bytes - sum((root / f).stat().st_size for f in jpegs(root))) / 2**20
 
 
+#: A 160x120 test frame's JPEG: its pixels, EXIF, and XMP with trapd's record of the frame.
+FRAME_BYTES = 7700
+
 SCENES = ["animal", "empty", "error", "animal", "empty", "error"]
 
 
@@ -234,7 +237,7 @@ def test_the_trap_keeps_capturing_on_a_full_card_by_overwriting(
     config = make_config(tmp_path, storage={"when_full": "overwrite", "overwrite_free_mb": 1},
                          event={"max_per_minute": 0})
     root = config.storage.root
-    event_bytes = 3 * 6100  # three 160x120 frames
+    event_bytes = 3 * FRAME_BYTES
     # A card that fits the animal event plus about four more, scaled so that 1 MB stands for 1 kB.
     capacity = event_bytes + 4 * event_bytes + 2 * 1024
     monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: room_on_a_card_of(root, capacity)() * 1024)
@@ -267,7 +270,7 @@ def test_overwrite_with_nothing_left_to_delete_reports_full(
     sink = EventSink()
     config = make_config(tmp_path, storage={"when_full": "overwrite", "overwrite_free_mb": 1})
     root = config.storage.root
-    capacity = 5 * 3 * 6100 // 2  # two and a half events, scaled as above
+    capacity = 5 * 3 * FRAME_BYTES // 2  # two and a half events, scaled as above
     monkeypatch.setattr(FreeSpace, "room_left_mb", lambda self: room_on_a_card_of(root, capacity)() * 1024)
     daemon = start_daemon(config, mock_factory, detector=detector, on_event_stored=sink)
     try:

@@ -366,7 +366,8 @@ def test_backpressure_is_reported_once_not_per_frame(tmp_path: Path, mock_factor
     detector = GatedDetector()
     camera = RecordingCamera(synthetic())
     sink = EventSink()
-    config = make_config(tmp_path, burst={"frames": 12}, pipeline={"max_frames_in_flight": 4})
+    config = make_config(tmp_path, burst={"frames": 12},
+                         pipeline={"max_frames_in_flight": 4, "max_frames_awaiting_detection": 4})
     daemon = start_daemon(config, mock_factory, camera=camera, detector=detector, on_event_stored=sink)
     try:
         pulse(mock_factory)

@@ -52,6 +52,7 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from trapd.files import write_atomic as real_write
     from trapd.stages import store as store_stage
+    from trapd.stages import spool as spool_stage
     from trapd.storage import writer as event_writer
     full = [True]
 
@@ -68,6 +69,7 @@ def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path
         real_write(path, data, durable=durable)
 
     monkeypatch.setattr(event_writer, "write_atomic", write)
+    monkeypatch.setattr(spool_stage, "write_atomic", write)  # frames are first written when captured
     monkeypatch.setattr(store_stage, "STORE_RETRY_DELAYS_S", ())  # the disk stays full: no retry can help
     sink = EventSink()
     daemon = start_daemon(make_config(tmp_path), mock_factory, on_event_stored=sink)

@@ -19,6 +19,7 @@ from trapd.files import write_atomic
 from trapd.frames import CameraFrame, Frame, MetadataValue, Trigger
 from trapd.storage.layout import SIDECAR_NAME
 from trapd.storage.lock import StorageLock
+from trapd.storage.framefile import read_record
 from trapd.storage.writer import EventWriter
 from trapd.timebase import Instant
 
@@ -109,20 +110,27 @@ def test_exiftool_reads_capture_time_camera_and_gps_and_validates_the_exif(tmp_p
     assert tags["IFD0:Make"] == "Raspberry Pi" and tags["IFD0:Model"] == "imx477"
     assert tags["ExifIFD:SerialNumber"] == "cam-007"
     assert (tags["Composite:GPSLatitude"], tags["Composite:GPSLongitude"]) == pytest.approx((36.12, -53.65))
-    assert tags["XMP-dc:Subject"] == ["trapd", "site-7", "animal"], "keywords photo software can filter on"
+    assert tags["XMP-dc:Subject"] == ["trapd", "site-7"], "keywords photo software can filter on"
+    assert '"event_id":"20240301T221530.250Z-abcd"' in tags["XMP-trapd:Frame"], "trapd's own record of the frame"
     assert (tags["ExifIFD:ExifImageWidth"], tags["ExifIFD:ExifImageHeight"]) == (tags["File:ImageWidth"],
                                                                                  tags["File:ImageHeight"])
 
 
-def test_kept_frames_carry_xmp_keywords_for_what_was_seen_and_for_flags(tmp_path: Path) -> None:
+def test_a_kept_frame_carries_what_was_known_at_capture_and_its_record(tmp_path: Path) -> None:
+    """Written once, at capture, and only renamed when kept: its XMP says what capture knew (trapd, the
+    deployment), not what the detector saw (that is in event.json), and carries trapd's record of the frame."""
     store = EventWriter(make_config(tmp_path, deployment={"id": "ridge-7"}))
     store.prepare()
     record = _record([_frame(), _frame()], [True, True],
                      results={1: DetectionResult("error", reason="interpreter failed")},
                      decisions={1: FrameDecision(True, "kept, detection failed", flags=("detector_error",))})
-    seen, failed = (jpeg.read_bytes() for jpeg in store.write(record).files)
-    assert b"<rdf:li>ridge-7</rdf:li><rdf:li>animal</rdf:li>" in seen
-    assert b"<rdf:li>detector_error</rdf:li>" in failed and b"<rdf:li>animal</rdf:li>" not in failed
+    first, _ = store.write(record).files
+    data = first.read_bytes()
+    assert b"<rdf:li>trapd</rdf:li><rdf:li>ridge-7</rdf:li></rdf:Bag>" in data
+    recorded = read_record(first)
+    assert recorded is not None and (recorded.event_id, recorded.index) == (record.event_id, 0)
+    assert recorded.captured.instant() == record.frames[0].captured
+    assert recorded.frame(first).trigger == record.frames[0].trigger
 
 
 def test_layout_and_sidecar(tmp_path: Path) -> None:

@@ -31,13 +31,15 @@ from trapd.hardware.pir import PirSensor
 from trapd.notify import SystemdNotifier
 from trapd.periodic import timelapse, watchdog_heartbeat
 from trapd.pipeline import Pipeline
+from trapd.replay import lores_size_for
 from trapd.schedule import Clock, Schedule, utc_now
 from trapd.stages.store import EventStoredHook
 from trapd.status import Status, status_line
 from trapd.storage.catalog import catalog_unless_full
 from trapd.storage.layout import STATUS_NAME, lock_path, state_dir
 from trapd.storage.lock import StorageLock
-from trapd.storage.reconcile import Reconciliation, reconcile
+from trapd.storage.reconcile import reconcile
+from trapd.storage.recover import recover
 from trapd.storage.space import ensure_ballast, free_mb_beyond, release_ballast_if_brim_full
 from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant
@@ -94,50 +96,63 @@ class Daemon:
 
     def _start(self) -> None:
         with contextlib.ExitStack() as resources:
-            writer, repairs = self._open_storage(resources)
-            camera, detector = self._open_camera_and_detector(resources)
-            if not repairs.clean:
-                self.status.warn(f"storage reconciled at start: {len(repairs.indexed)} events indexed, "
-                                 f"{len(repairs.quarantined) + len(repairs.unreadable_sidecars)} folders "
-                                 f"quarantined, {len(repairs.removed_temporaries)} partial writes removed")
+            writer = self._open_storage(resources)
+            detector = self._open_detector(resources)
+            self._repair(writer, detector)
+            camera = self._camera if self._camera is not None else open_camera(self.config.camera)
+            resources.callback(camera.close)
             self._describe(writer, camera, detector)
             pipeline, pir = self._wire(resources, writer, camera, detector)
             self._arm(resources, writer, pipeline, pir)
             self._resources = resources.pop_all()
         self._started = True
 
-    def _open_storage(self, resources: contextlib.ExitStack) -> tuple[EventWriter, Reconciliation]:
-        """Storage proven writable and locked, and files and index agreeing, before any device is opened."""
+    def _open_storage(self, resources: contextlib.ExitStack) -> EventWriter:
+        """Storage locked first, then proven writable, before any device is opened."""
         writer = EventWriter(self.config)
         root, storage = writer.root, self.config.storage
-        release_ballast_if_brim_full(root, storage.ballast_mb)
-        writer.prepare()
-        ensure_ballast(root, storage.ballast_mb, lambda: free_mb_beyond(root, storage.reserve_mb))
+        writer.make_state_dir()
         lock = StorageLock(lock_path(root))
         lock.acquire()
         resources.callback(lock.release)
-        # Whatever the last run ended in (a power cut, a kill), files and index agree before arming.
+        release_ballast_if_brim_full(root, storage.ballast_mb)
+        writer.prepare()
+        ensure_ballast(root, storage.ballast_mb, lambda: free_mb_beyond(root, storage.reserve_mb))
         catalog = catalog_unless_full(root)
         if catalog is None:
-            repairs = Reconciliation()
             self.status.warn("storage full: catalog not opened; events are kept as files and indexed at "
                              "the next start")
         else:
             resources.callback(catalog.close)
-            repairs = reconcile(root, catalog)
             writer.catalog = catalog
         self.status.path = state_dir(root) / STATUS_NAME
         self.status.on_change = lambda snapshot: self._notifier.status(status_line(snapshot))
-        return writer, repairs
+        return writer
 
-    def _open_camera_and_detector(self, resources: contextlib.ExitStack) -> tuple[Camera, Detector]:
-        camera = self._camera if self._camera is not None else open_camera(self.config.camera)
-        resources.callback(camera.close)
+    def _open_detector(self, resources: contextlib.ExitStack) -> Detector:
         detector = self._detector if self._detector is not None else build_detector(self.config)
         resources.callback(detector.close)
         if detector.info.degraded:
             self.status.warn(detector.info.degraded)
-        return camera, detector
+        return detector
+
+    def _repair(self, writer: EventWriter, detector: Detector) -> None:
+        """Whatever the last run ended in (a power cut, a kill): the events it left open are finished from
+        the frames on disk, and files and index agree, before arming."""
+        root = writer.root
+        recovery = recover(root, writer, lambda: detector, self.config.decision,
+                           lambda judge: lores_size_for(judge, self.config))
+        if recovery.recovered_events:
+            self.status.count("frames_recovered", recovery.recovered_frames)
+            self.status.warn(f"{len(recovery.recovered_events)} events left open by an interruption (power cut, "
+                             f"kill) finished from {recovery.recovered_frames} frames on disk")
+        if writer.catalog is None:
+            return
+        repairs = reconcile(root, writer.catalog)
+        if not repairs.clean:
+            self.status.warn(f"storage reconciled at start: {len(repairs.indexed)} events indexed, "
+                             f"{len(repairs.quarantined) + len(repairs.unreadable_sidecars)} folders "
+                             f"quarantined, {len(repairs.removed_temporaries)} partial writes removed")
 
     def _describe(self, writer: EventWriter, camera: Camera, detector: Detector) -> None:
         """What `trapd status` says about this trap, besides its state and counters."""

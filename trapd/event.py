@@ -18,12 +18,13 @@ from trapd.config.sections import DecisionConfig
 from trapd.decide import EventDecision, FrameDecision, decide_event
 from trapd.detect.base import DetectionResult, DetectorInfo
 from trapd.frames import Frame, Trigger
-from trapd.motion import with_motion
+from trapd.motion import Thumbnail, with_motion
 from trapd.timebase import Instant
 
 #: quiet: no trigger for event.gap_s; max_frames: event.max_frames reached, a new event follows;
-#: shutdown: the daemon was asked to stop; storage_full: the storage reserve was reached.
-EndReason = Literal["quiet", "max_frames", "shutdown", "storage_full"]
+#: shutdown: the daemon was asked to stop; storage_full: the storage reserve was reached;
+#: interrupted: the trap stopped without closing it (a power cut, a kill) and it was recovered.
+EndReason = Literal["quiet", "max_frames", "shutdown", "storage_full", "interrupted"]
 CaptureMethod = Literal["activityDetection", "timeLapse"]
 
 
@@ -50,6 +51,8 @@ class OpenEvent:
     opened: Instant
     triggers: list[Trigger] = field(default_factory=list)
     end_reason: EndReason = "quiet"
+    #: The boot the event was captured in, when that was not this run's (an event recovered after a crash).
+    boot_id: str | None = None
 
     @classmethod
     def opened_by(cls, trigger: Trigger) -> OpenEvent:
@@ -69,6 +72,7 @@ class DecidedEvent:
     decision: EventDecision
     detector: DetectorInfo
     end_reason: EndReason = "quiet"
+    boot_id: str | None = None
 
     @property
     def capture_method(self) -> CaptureMethod:
@@ -80,13 +84,14 @@ class DecidedEvent:
 
 
 def close_event(event: OpenEvent, frames: Sequence[Frame], results: Sequence[DetectionResult],
-                detector: DetectorInfo, policy: DecisionConfig, rng: random.Random | None = None) -> DecidedEvent:
-    """Decide an event as the trap decides it, live or replayed: motion between its frames (pre-trigger
-    ones included) is evidence too, then keep or discard per frame and per event."""
-    measured = with_motion(frames, results)
+                thumbnails: Sequence[Thumbnail | None], detector: DetectorInfo, policy: DecisionConfig,
+                rng: random.Random | None = None) -> DecidedEvent:
+    """Decide an event as the trap decides it, live, replayed or recovered: motion between its frames'
+    thumbnails (pre-trigger ones included) is evidence too, then keep or discard per frame and per event."""
+    measured = with_motion(thumbnails, results)
     if frames:
         decisions, decision = decide_event(measured, policy, rng)
     else:
         decisions, decision = [], EventDecision(False, "no frames captured (camera errors)")
     return DecidedEvent(event.event_id, event.opened, tuple(event.triggers), tuple(frames), tuple(measured),
-                        tuple(decisions), decision, detector, event.end_reason)
+                        tuple(decisions), decision, detector, event.end_reason, event.boot_id)

@@ -6,7 +6,8 @@ the sidecars and the tests never ask which camera produced a frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -32,8 +33,9 @@ MetadataValue = int | float | str | None
 
 #: pir: an edge; pir-high-at-start: high when armed (no edge comes); pir-still-high: held high when
 #: the event's gap ran out (a PIR in repeat-trigger mode gives no new edges); manual: `trapd trigger`;
-#: timelapse: schedule.timelapse_interval_s.
-TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual", "timelapse"]
+#: timelapse: schedule.timelapse_interval_s; unknown: a frame recovered after a crash that carried no
+#: record of its trigger (a damaged file, or one kept byte for byte as it came).
+TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual", "timelapse", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +83,24 @@ class Frame:
     pretrigger: bool = False
     #: When capture handed the frame on to detection (monotonic): the end of trigger latency.
     handed_ns: int = 0
+    #: The event's triggers up to this frame: written with the frame, so a crash cannot lose them.
+    event_triggers: tuple[Trigger, ...] = ()
+    #: The frame's JPEG on disk, once written: in the spool, or already in its event folder.
+    stored_at: Path | None = None
+    #: Finished after a crash (power cut, kill) from what reached the disk, not in the run that captured it.
+    recovered: bool = False
 
     @property
     def flags(self) -> tuple[str, ...]:
         """What capture knows is wrong with the frame (decisions add their own; see decide.frame_flags)."""
-        return ("undecodable",) if self.camera.decode_error is not None else ()
+        return (*(("recovered",) if self.recovered else ()),
+                *(("undecodable",) if self.camera.decode_error is not None else ()))
+
+    def without_pixels(self) -> Frame:
+        """The frame once its JPEG is on disk and its detections are known: the record, not the arrays."""
+        if self.stored_at is None:
+            return self  # never written: its pixels are all there is of it
+        return replace(self, camera=replace(self.camera, main=None, lores=None, original_jpeg=None))
 
     @property
     def trigger_to_handoff_ms(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -17,18 +18,19 @@ class UndecodableImage(ValueError):
     """A JPEG that cannot be turned into pixels; ``str()`` says why in words."""
 
 
-def decode_jpeg(data: bytes, at_least: int | None = None) -> RGBImage:
+def decode_jpeg(data: bytes, at_least: int | tuple[int, int] | None = None) -> RGBImage:
     """Decode to upright RGB whatever the file holds: grayscale, CMYK or EXIF-rotated JPEGs.
 
-    ``at_least``: decode only at a reduced size no smaller than this on either side, using the
-    JPEG's own DCT scaling (1/2 to 1/8): several times faster when full resolution is not needed.
+    ``at_least``: decode only at a reduced size no smaller than this (a side, or a width and a
+    height), using the JPEG's own DCT scaling (1/2 to 1/8): several times faster when full
+    resolution is not needed.
     """
     if not data.startswith(JPEG_MAGIC):
         raise UndecodableImage("not a JPEG (no FFD8FF start-of-image marker)")
     try:
         with Image.open(io.BytesIO(data)) as image:
             if at_least is not None:
-                image.draft("RGB", (at_least, at_least))
+                image.draft("RGB", (at_least, at_least) if isinstance(at_least, int) else at_least)
             image.load()
             upright = ImageOps.exif_transpose(image)
             rgb = upright.convert("RGB")
@@ -37,6 +39,15 @@ def decode_jpeg(data: bytes, at_least: int | None = None) -> RGBImage:
         # claiming gigapixels as DecompressionBombError: either way kept, flagged, never a crash.
         raise UndecodableImage(f"JPEG does not decode: {exc}") from None
     return np.asarray(rgb, dtype=np.uint8)
+
+
+def jpeg_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a JPEG's header, without decoding it; :class:`UndecodableImage` if it has none."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise UndecodableImage(f"JPEG does not open: {exc}") from None
 
 
 def resize_rgb(rgb: RGBImage, size: tuple[int, int]) -> RGBImage:

@@ -1,19 +1,28 @@
-"""A frame's way from the PIR edge to the disk: trigger → burst → detect → decide → store.
+"""A frame's way from the PIR edge to the disk: trigger → burst → spool → detect → decide → store.
 
-Three stages, each on its own thread, joined by bounded links (trapd/stages/messages.py)::
+Four stages, each on its own thread, joined by bounded links (trapd/stages/messages.py)::
 
-    PIR edge ──submit()──▶ [triggers] ──▶ capture ──▶ [frames] ──▶ detect+decide ──▶ [events] ──▶ store
-                                          (bursts)                (per frame; per          (JPEG+EXIF,
-                                                                   event at its end)        sidecar)
+    PIR ─submit()─▶ [triggers] ▶ capture ▶ [captured] ▶ spool ▶ [spooled] ▶ detect+decide ▶ [events] ▶ store
+                                 (bursts)   full-res     (JPEG on  low-res    (per frame; per    decided   (rename kept,
+                                            frames        disk)    frames      event at its end)  events    unlink rest,
+                                                                                                            sidecar)
 
 1. ``submit()`` runs on the GPIO backend's thread: it counts the trigger, applies the schedule
    and queues it, never blocking.
 2. **capture** (trapd/stages/capture.py, bursts in trapd/stages/burst.py) owns the camera and the
    open event; it asks the free space (trapd/storage/space.py) before each event and burst.
-3. **detect** (trapd/stages/detect.py) scores each frame and, when its event closes, decides it
+3. **spool** (trapd/stages/spool.py) writes each frame's JPEG the moment it is captured, into
+   ``.trapd/spool/``, and lets its full-resolution pixels go: from here on a power cut loses
+   nothing (trapd/storage/recover.py finishes the event at the next start).
+4. **detect** (trapd/stages/detect.py) scores each frame and, when its event closes, decides it
    (trapd/event.py, trapd/decide.py).
-4. **store** (trapd/stages/store.py) writes the decided event (trapd/storage/writer.py) and makes
-   room on a full card.
+5. **store** (trapd/stages/store.py) finishes the decided event (trapd/storage/writer.py): kept
+   frames are renamed into the event folder, discarded ones unlinked, the sidecar written; then it
+   makes room on a full card.
+
+Memory is bounded by configuration, never by how long an animal stays: ``pipeline.max_frames_in_flight``
+full-resolution frames between capture and spool, ``pipeline.max_frames_awaiting_detection``
+low-resolution ones before the detector, and per open event only its frames' records.
 
 This module only wires them: the links, the threads, start and stop, and the count of accepted
 triggers whose event has not closed yet (:meth:`Pipeline.wait_until_quiet`). Each stage passes a
@@ -43,9 +52,11 @@ from trapd.stages.burst import Burster
 from trapd.stages.capture import CaptureStage
 from trapd.stages.detect import DetectStage
 from trapd.stages.messages import MAKE_ROOM, STOP, EventMessage, FrameMessage, Heartbeat, Link, TriggerMessage
+from trapd.stages.spool import SpoolStage
 from trapd.stages.store import EventStoredHook, StoreStage
 from trapd.status import Status
-from trapd.storage.space import FreeSpace
+from trapd.storage.framefile import FrameEncoder
+from trapd.storage.space import FRAME_BYTES_GUESS, FreeSpace
 from trapd.storage.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -76,7 +87,8 @@ class Pipeline:
         self._on_failure = on_failure
         self._warm = config.camera.mode == "warm"
         self._triggers: Link[TriggerMessage] = Link(TRIGGER_QUEUE_SIZE, "triggers")
-        self._frames: Link[FrameMessage] = Link(config.pipeline.max_frames_in_flight, "frames")
+        self._captured: Link[FrameMessage] = Link(config.pipeline.max_frames_in_flight, "captured frames")
+        self._spooled: Link[FrameMessage] = Link(config.pipeline.max_frames_awaiting_detection, "spooled frames")
         self._events: Link[EventMessage] = Link(config.pipeline.max_events_in_flight, "events")
         self._stopping = threading.Event()
         # Triggers accepted but whose event has not yet closed; see wait_until_quiet().
@@ -93,27 +105,37 @@ class Pipeline:
             if self._warm and config.camera.pretrigger_frames
             else None
         )
-        self.space = FreeSpace(writer.root, config.storage, status, writer.catalog,
-                               request_room=self._request_room)
-        burster = Burster(config, camera, camera_lock, status, self._frames, self._stopping,
+        self.space = FreeSpace(writer.root, config.storage, status, writer.catalog, request_room=self._request_room,
+                               burst_frames=config.burst.frames, frame_bytes_guess=frame_bytes_guess(config))
+        burster = Burster(config, camera, camera_lock, status, self._captured, self._stopping,
                           illuminator=illuminator, pretrigger=self._pretrigger, schedule=schedule)
+        capture = CaptureStage(config, camera, status, self.space, burster, triggers=self._triggers,
+                               frames=self._captured, stopping=self._stopping, settle=self._settle,
+                               status_led=status_led, motion_still_active=motion_still_active)
+        self._threads = self._stage_threads(config, capture, detector, writer, on_event_stored)
+
+    def _stage_threads(self, config: TrapdConfig, capture: CaptureStage, detector: Detector, writer: EventWriter,
+                       on_event_stored: EventStoredHook | None) -> list[threading.Thread]:
+        """One thread per stage, in the order a frame meets them, each told which link it passes a stop to."""
+        status = self._status
         stages: list[tuple[str, Callable[[], None], Link[Any] | None]] = [
-            ("trapd-capture",
-             CaptureStage(config, camera, status, self.space, burster, triggers=self._triggers, frames=self._frames,
-                          stopping=self._stopping, settle=self._settle, status_led=status_led,
-                          motion_still_active=motion_still_active).run,
-             self._frames),
+            ("trapd-capture", capture.run, self._captured),
+            ("trapd-spool",
+             SpoolStage(FrameEncoder(config), writer.root, status, self.space, captured=self._captured,
+                        spooled=self._spooled).run,
+             self._spooled),
             ("trapd-detect",
-             DetectStage(detector, config.decision, status, frames=self._frames, events=self._events).run,
+             DetectStage(detector, config.decision, status, frames=self._spooled, events=self._events).run,
              self._events),
             ("trapd-store",
              StoreStage(writer, self.space, status, events=self._events, on_event_stored=on_event_stored).run,
              None),
         ]
-        self._threads = [threading.Thread(target=self._run_stage, args=(run, downstream), name=name, daemon=True)
-                         for name, run, downstream in stages]
+        threads = [threading.Thread(target=self._run_stage, args=(run, downstream), name=name, daemon=True)
+                   for name, run, downstream in stages]
         # Who reads each link: a put gives up only once its reader is gone, never while it can drain.
-        self._frames.reader, self._events.reader = self._threads[1], self._threads[2]
+        self._captured.reader, self._spooled.reader, self._events.reader = threads[1:]
+        return threads
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -157,7 +179,7 @@ class Pipeline:
             ) and self._unsettled_triggers == 0
 
     def heartbeat(self, on_arrival: Callable[[], None], timeout_s: float) -> bool:
-        """Send a heartbeat through all three stages; ``on_arrival`` runs on the store stage.
+        """Send a heartbeat through every stage; ``on_arrival`` runs on the store stage.
 
         It waits behind whatever is queued, as a trigger would, so a stuck stage anywhere stops
         heartbeats from arriving. False if it could not even be queued within ``timeout_s``.
@@ -218,3 +240,9 @@ class Pipeline:
         finally:
             if downstream is not None:
                 downstream.put(STOP)
+
+
+def frame_bytes_guess(config: TrapdConfig) -> int:
+    """A frame's JPEG before the first is written: 3 bits a pixel of the camera's main stream, where it is known."""
+    size = getattr(config.camera, "main_size", None)
+    return size[0] * size[1] * 3 // 8 if size is not None else FRAME_BYTES_GUESS

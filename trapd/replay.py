@@ -33,6 +33,7 @@ from trapd.errors import InputError
 from trapd.event import DecidedEvent, OpenEvent, close_event
 from trapd.frames import Frame, Trigger
 from trapd.hardware.replay import JPEG_SUFFIXES, jpeg_camera_frame
+from trapd.motion import thumbnail
 from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
@@ -187,7 +188,8 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
                 frames.append(ahead.popleft().result())
                 decode_next()
                 results.append(run_detector(detector, frames[-1]))
-            decided = close_event(record, frames, results, detector.info, config.decision)
+            thumbnails = [thumbnail(frame.camera.lores) for frame in frames]
+            decided = close_event(record, frames, results, thumbnails, detector.info, config.decision)
             yield decided, (store.write(decided) if store is not None else None)
 
 

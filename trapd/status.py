@@ -43,9 +43,11 @@ Counter = Literal[
     "frames_audited",
     "frames_unfiltered_backlog",
     "frames_overwritten",
+    "frames_recovered",
     "camera_errors",
     "detector_errors",
     "storage_errors",
+    "spool_errors",
 ]
 COUNTERS: tuple[Counter, ...] = get_args(Counter)
 

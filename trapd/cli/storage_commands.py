@@ -12,12 +12,23 @@ from trapd.storage.layout import state_dir
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     """Exit 0 when all agreed, 1 when something was repaired (as fsck does)."""
+    from trapd.detect.build import build_detector
+    from trapd.replay import lores_size_for
     from trapd.storage.catalog import offline_catalog
     from trapd.storage.reconcile import reconcile
+    from trapd.storage.recover import recover
+    from trapd.storage.writer import EventWriter
 
-    root = config_from_args(args).storage.root
+    config = config_from_args(args)
+    root = config.storage.root
     with offline_catalog(root) as catalog:
+        writer = EventWriter(config)
+        writer.catalog = catalog
+        # Events a crash left open are finished as a start would, with the configured detector (fail-open).
+        recovery = recover(root, writer, lambda: build_detector(config), config.decision,
+                           lambda judge: lores_size_for(judge, config))
         report = reconcile(root, catalog)
+        report.indexed[:0] = recovery.recovered_events
         counts = catalog.counts()
     if args.json:
         print(json.dumps({**report.as_json(), "catalog": counts}))

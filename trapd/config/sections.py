@@ -248,7 +248,14 @@ class StorageConfig(Section):
 
 class PipelineConfig(Section):
     max_frames_in_flight: int = Field(
-        64, ge=4, le=1024, description="Frames captured but not yet detected (bounds memory)."
+        3, ge=1, le=1024,
+        description="Full-resolution frames captured but not yet written to the card. Each holds width x height "
+                    "x 3 bytes (9.2 MB at 2028x1520), so this bounds memory; capture waits when it is reached.",
+    )
+    max_frames_awaiting_detection: int = Field(
+        64, ge=4, le=1024,
+        description="Frames written but not yet scored, each holding only its low-resolution stream (0.3 MB at "
+                    "320x240); past half of this, frames skip the detector and are kept, flagged unfiltered.",
     )
     max_events_in_flight: int = Field(
         4, ge=1, le=64, description="Decided events waiting to be written (bounds memory)."

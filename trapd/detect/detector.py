@@ -16,11 +16,9 @@ with their scores; keep or discard is decided elsewhere (trapd/decide.py).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from PIL import Image
 from pydantic import Field
 
 from trapd.config.fields import Section, TileGrid
@@ -28,6 +26,7 @@ from trapd.config.sections import DecisionConfig
 from trapd.detect.base import CATEGORIES, Category, Detection, DetectionResult, DetectorInfo, SecondOpinion
 from trapd.detect.decoders import nms
 from trapd.detect.models import ResolvedModel, find_model
+from trapd.detect.pixels import Crop, FullFrame, ReducedFrame
 from trapd.detect.tflite import TfliteModel
 from trapd.errors import ModelError
 from trapd.frames import Frame, RGBImage
@@ -58,14 +57,6 @@ class TfliteDetectorConfig(Section):
     classifier: str | None = Field(
         None, description="Optional classifier card name for a second opinion on frames the detector is unsure of."
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Crop:
-    x0: int
-    y0: int
-    x1: int
-    y1: int
 
 
 def plan_crops(width: int, height: int, columns: int, rows: int, overlap: float) -> list[Crop]:
@@ -133,20 +124,30 @@ class TfliteDetector:
         return self._model.invocations + (self._classifier.invocations if self._classifier else 0)
 
     def detect(self, frame: Frame) -> DetectionResult:
+        """The frame's low-resolution stream first; its full resolution, from memory or from its JPEG once
+        written, only for the tiles and the classifier."""
         main, lores = frame.camera.main, frame.camera.lores
-        if main is None and lores is None:
-            return DetectionResult("error", reason="frame has no pixels")
-        return self.detect_image(main if main is not None else lores, lores)  # type: ignore[arg-type]
+        if main is not None:
+            return self.detect_full(FullFrame(rgb=main), lores)
+        if frame.stored_at is not None:
+            return self.detect_full(FullFrame(path=frame.stored_at), lores)
+        if lores is not None:
+            return self.detect_full(FullFrame(rgb=lores), lores)
+        return DetectionResult("error", reason="frame has no pixels")
 
     def detect_image(self, rgb: RGBImage, lores: RGBImage | None = None) -> DetectionResult:
-        """Detect in a full-resolution frame; ``lores`` (the camera's scaled stream) serves the whole-frame pass."""
+        """Detect in a full-resolution picture; ``lores`` (the camera's scaled stream) serves the whole-frame pass."""
+        return self.detect_full(FullFrame(rgb=rgb), lores)
+
+    def detect_full(self, full: FullFrame, lores: RGBImage | None) -> DetectionResult:
         started = time.perf_counter_ns()
-        height, width = rgb.shape[:2]
+        width, height = full.width, full.height
+        spec = self._model.card.input
         budget = self._config.max_invocations_per_frame
         columns, rows = self._config.tiles
         detections: list[Detection] = []
         invocations = 0
-        reduced: _ReducedFrame | None = None
+        reduced: ReducedFrame | None = None
         for crop in plan_crops(width, height, columns, rows, self._config.tile_overlap):
             if invocations >= budget or self._confident(detections):
                 break
@@ -156,15 +157,16 @@ class TfliteDetector:
                 detections += self._detect_crop(lores, Crop(0, 0, lores.shape[1], lores.shape[0]),
                                                 lores.shape[1], lores.shape[0])
             elif whole:
-                detections += self._detect_crop(rgb, crop, width, height)
+                detections += self._detect_crop(full.at_least(spec.width, spec.height), crop, width, height)
             else:
                 if reduced is None:
-                    reduced = _ReducedFrame(rgb, crop, self._model.card.input.width, self._model.card.input.height)
+                    reduced = full.reduced_for(crop, spec.width, spec.height)
                 detections += self._detect_crop(reduced.tile(crop), crop, width, height)
             invocations += 1
         opinion = None
         if self._classifier is not None and invocations < budget and not self._confident(detections):
-            opinion = self._second_opinion(rgb)
+            classifier_input = self._classifier.card.input
+            opinion = self._second_opinion(full.at_least(classifier_input.width, classifier_input.height))
             invocations += 1
         return DetectionResult("ok", tuple(_merge(detections)), latency_ms=(time.perf_counter_ns() - started) / 1e6,
                                second_opinion=opinion, invocations=invocations)
@@ -208,27 +210,6 @@ class TfliteDetector:
 
     def close(self) -> None:
         pass
-
-
-class _ReducedFrame:
-    """A full-resolution frame box-reduced once for all its tiles.
-
-    Each tile is then one small resize of it, instead of a copy, a conversion and a reduction of
-    its own. Overlapping tiles cover the frame about 1.4 times over, so this halves the work
-    (measured: 4 tiles of a 2048x1536 frame, 13.5 -> 10.5 ms).
-    """
-
-    def __init__(self, rgb: RGBImage, tile: Crop, input_width: int, input_height: int) -> None:
-        # As for a single crop: box-filter down while the tile stays at least the model's input size.
-        self._factor = max(1, min((tile.x1 - tile.x0) // input_width, (tile.y1 - tile.y0) // input_height))
-        image = Image.fromarray(rgb)
-        self._image = image.reduce(self._factor) if self._factor >= 2 else image
-        self._size = (input_width, input_height)
-
-    def tile(self, crop: Crop) -> RGBImage:
-        f = self._factor
-        box = (crop.x0 / f, crop.y0 / f, crop.x1 / f, crop.y1 / f)
-        return np.asarray(self._image.resize(self._size, Image.Resampling.BILINEAR, box=box))
 
 
 def _merge(detections: list[Detection]) -> list[Detection]:

@@ -6,7 +6,8 @@ result or an undecodable frame is never "empty": the frame is kept and flagged. 
 faster than the detector can score them, the excess is passed on unfiltered (kept) rather than
 making capture wait.
 
-It owns the frames and results of the events still open; nothing else touches them.
+It owns the records of the events still open: for each frame, its detections and a grey thumbnail
+for the motion measure, not its pixels. An event that lasts minutes costs kilobytes a frame here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from trapd.config.sections import DecisionConfig
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.event import close_event
 from trapd.frames import Frame
+from trapd.motion import Thumbnail, thumbnail
 from trapd.stages.messages import EventClosed, EventMessage, FrameMessage, Link, serve
 from trapd.status import Status
 
@@ -29,7 +31,7 @@ class DetectStage:
         self._events = events
         # Above this many waiting frames the detector is skipped (frames kept unfiltered).
         self._backlog_limit = max(2, frames.maxsize // 2)
-        self._open: dict[str, list[tuple[Frame, DetectionResult]]] = {}
+        self._open: dict[str, list[tuple[Frame, DetectionResult, Thumbnail | None]]] = {}
 
     def run(self) -> None:
         serve(self._frames, self._work, self._events)
@@ -37,11 +39,13 @@ class DetectStage:
     def _work(self, item: Frame | EventClosed) -> None:
         if isinstance(item, EventClosed):
             scored = self._open.pop(item.event.event_id, [])
-            decided = close_event(item.event, [frame for frame, _ in scored], [result for _, result in scored],
-                                  self._detector.info, self._policy)
+            decided = close_event(item.event, [frame for frame, _, _ in scored], [result for _, result, _ in scored],
+                                  [grey for _, _, grey in scored], self._detector.info, self._policy)
             self._events.put(decided)
         else:
-            self._open.setdefault(item.event_id, []).append((item, self._detect(item)))
+            result = self._detect(item)
+            self._open.setdefault(item.event_id, []).append((item.without_pixels(), result,
+                                                             thumbnail(item.camera.lores)))
 
     def _detect(self, frame: Frame) -> DetectionResult:
         waiting = self._frames.qsize()

@@ -125,6 +125,15 @@ class Catalog:
     def indexed_events(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT event_id FROM events")}
 
+    def event_folders(self) -> list[tuple[str, str]]:
+        """(event id, folder relative to the root) of every indexed event."""
+        return list(self._db.execute("SELECT event_id, folder FROM events"))
+
+    def drop_events(self, event_ids: list[str]) -> None:
+        """Forget events, with their media and detections."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in event_ids])
+
     def media_files(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT file FROM media")]
 

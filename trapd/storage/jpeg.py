@@ -11,8 +11,9 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from pathlib import Path
 from typing import Literal
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
@@ -109,17 +110,45 @@ def _degrees_minutes_seconds(value: float) -> tuple[IFDRational, IFDRational, IF
     return IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(seconds.numerator, seconds.denominator)
 
 
-def xmp_keywords(keywords: list[str]) -> bytes:
+#: trapd's own XMP namespace: the frame's record (trapd/storage/framefile.py) as one property.
+TRAPD_XMP_NAMESPACE = "urn:trapd:xmp:1.0"
+_FRAME_OPEN, _FRAME_CLOSE = "<trapd:frame>", "</trapd:frame>"
+_XMP_IDENTIFIER = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def xmp_keywords(keywords: list[str], frame_record: str | None = None) -> bytes:
     """An XMP packet with ``dc:subject`` keywords: what Lightroom and digiKam list as the photo's
-    keywords, so a person can filter a card by "animal" without trapd."""
+    keywords, so a person can filter a card without trapd; and, given one, trapd's record of the frame."""
     items = "".join(f"<rdf:li>{escape(keyword)}</rdf:li>" for keyword in keywords)
+    record = f"{_FRAME_OPEN}{escape(frame_record)}{_FRAME_CLOSE}" if frame_record is not None else ""
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-        f"<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject>"
+        f'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        f'xmlns:trapd="{TRAPD_XMP_NAMESPACE}">'
+        f"<dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject>{record}"
         '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
     ).encode()
+
+
+def read_frame_record(path: Path) -> str | None:
+    """The text of trapd's frame record in a JPEG's XMP, reading only the segments before the image data.
+    None when there is none (or the file ends first)."""
+    try:
+        with path.open("rb") as stream:
+            if stream.read(2) != b"\xff\xd8":
+                return None
+            while True:
+                header = stream.read(4)
+                if len(header) < 4 or header[0] != 0xFF or header[1] in (0xDA, 0xD9):
+                    return None  # the image data (or the end) came first
+                payload = stream.read(int.from_bytes(header[2:4], "big") - 2)
+                if header[1] == 0xE1 and payload.startswith(_XMP_IDENTIFIER):
+                    text = payload[len(_XMP_IDENTIFIER):].decode("utf-8", errors="replace")
+                    start, end = text.find(_FRAME_OPEN), text.find(_FRAME_CLOSE)
+                    return unescape(text[start + len(_FRAME_OPEN):end]) if 0 <= start < end else None
+    except OSError:
+        return None
 
 
 def encode_jpeg(rgb: RGBImage, quality: int, exif: bytes, xmp: bytes | None = None) -> bytes:

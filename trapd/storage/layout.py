@@ -4,7 +4,8 @@ A leaf: plain path arithmetic, imported by every other storage module, importing
 
     <root>/
       .trapd/                 state: lock, status.json, control.sock, catalog.sqlite, ballast,
-                              quarantine/ (folders a person must look at)
+                              spool/<event>/ (frames of events not closed yet), quarantine/
+                              (folders a person must look at)
       <deployment>/
         <YYYY-MM-DD>/<event>/  kept frames <event>_<NNN>.jpg and the sidecar event.json
         audit/<YYYY-MM-DD>/<event>/   discarded frames drawn for the audit sample
@@ -19,6 +20,7 @@ STATE_DIR_NAME = ".trapd"
 SIDECAR_NAME = "event.json"
 AUDIT_DIR_NAME = "audit"
 QUARANTINE_DIR_NAME = "quarantine"
+SPOOL_DIR_NAME = "spool"
 #: storage.ballast_mb lives here, in the state folder.
 BALLAST_NAME = "ballast"
 LOCK_NAME = "lock"
@@ -43,6 +45,12 @@ def lock_path(root: Path) -> Path:
 
 def quarantine_dir(root: Path) -> Path:
     return state_dir(root) / QUARANTINE_DIR_NAME
+
+
+def spool_dir(root: Path) -> Path:
+    """Frames written the moment they are captured, until their event is decided. On the storage's own file
+    system, so a kept frame is renamed into its event folder, never written twice."""
+    return state_dir(root) / SPOOL_DIR_NAME
 
 
 def event_dir(root: Path, deployment_id: str, local_day: str, event_id: str) -> Path:

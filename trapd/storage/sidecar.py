@@ -83,6 +83,15 @@ class OverwrittenEntry(_Entry):
     tier: OverwriteTier
 
 
+class RemovedEntry(_Entry):
+    """A kept frame whose file was deleted by someone else: by hand (found by fsck), or from the spool
+    before its event was stored. The entry stays; the file is gone."""
+
+    file: str | None
+    utc: str
+    by: Literal["fsck", "trapd"]
+
+
 class DetectionEntry(_Entry):
     category: Category
     label: str
@@ -121,6 +130,7 @@ class FrameEntry(_Entry):
     second_opinion: SecondOpinionEntry | None = None
     invocations: int = 0
     overwritten: OverwrittenEntry | None = None
+    removed: RemovedEntry | None = None
 
 
 EventName = Annotated[str, Field(pattern=_PLAIN_NAME.pattern)]
@@ -161,7 +171,8 @@ class Sidecar(_Entry):
     @model_validator(mode="after")
     def _files_stay_in_their_folders(self) -> Sidecar:
         for frame in self.frames:
-            for name in (frame.file, frame.overwritten.file if frame.overwritten else None):
+            gone = [entry.file for entry in (frame.overwritten, frame.removed) if entry is not None]
+            for name in (frame.file, *gone):
                 if name is not None and not _own_file(name, self.event_id):
                     raise ValueError(f"frame {frame.index} names file {name!r}, outside its event and audit "
                                      "folders")
@@ -173,8 +184,9 @@ class Sidecar(_Entry):
         if not self.time_fixes:
             del data["time_fixes"]
         for frame in data["frames"]:
-            if frame["overwritten"] is None:
-                del frame["overwritten"]
+            for optional in ("overwritten", "removed"):
+                if frame[optional] is None:
+                    del frame[optional]
             for detection in frame["detections"]:
                 if detection["motion"] is None:
                     del detection["motion"]

@@ -4,19 +4,23 @@
 
 * **may I capture?** (:meth:`FreeSpace.may_capture`), asked by the capture stage before each
   event and after each burst. Below ``storage.reserve_mb`` the answer is no: capture stops, the
-  trap keeps running, and the state is FULL until there is room again. Said once when it starts,
-  once when it ends.
+  trap keeps running, and the state is FULL. Said once when it starts, once when it ends. It ends
+  only when the reserve *and a whole burst* fit (the largest frame written so far, times
+  ``burst.frames``): resuming on a sliver would start an event the card cannot hold. A trap that
+  starts on a card with less than that starts FULL.
 * **make room now** (:meth:`FreeSpace.make_room`), run by the store stage after each event, before
   a write that hit ENOSPC is retried, and when a refused trigger asks for it. With
   ``storage.when_full: overwrite`` it deletes the oldest expendable frames
   (trapd/storage/overwrite.py); otherwise it does nothing.
 
 Threads: the capture stage owns the FULL flag and the last time it asked for room; the store stage
-owns the "nothing left to overwrite" flag. Neither touches the other's.
+owns the "nothing left to overwrite" flag; the spool stage reports the size of each frame it
+writes. None touches another's.
 
 The ballast (``storage.ballast_mb`` in ``.trapd/ballast``) is given back when the card is full
 to the last byte at start-up, so the catalog and overwriting can still work, and set aside again
-once overwriting has made room.
+once overwriting has made room. While it is given back its space is borrowed, not room: it never
+counts towards capturing.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ log = logging.getLogger(__name__)
 #: While FULL with storage.when_full: overwrite, how often a refused trigger asks again for room
 #: (the last attempt may have failed: a sidecar that would not read, a card briefly unwritable).
 ROOM_RETRY_S = 60.0
+#: A frame's JPEG before any has been written: a 2028x1520 frame at 3 bits a pixel, generous for quality 90.
+FRAME_BYTES_GUESS = 2028 * 1520 * 3 // 8
 
 
 def free_mb_beyond(root: Path, reserve_mb: float) -> float:
@@ -85,12 +91,16 @@ def ensure_ballast(root: Path, ballast_mb: int, room_left_mb: Callable[[], float
 
 class FreeSpace:
     def __init__(self, root: Path, config: StorageConfig, status: Status, catalog: Catalog | None, *,
-                 request_room: Callable[[], None] | None = None) -> None:
-        """``request_room``: how a refused trigger gets the store stage to make room (overwrite only)."""
+                 request_room: Callable[[], None] | None = None, burst_frames: int = 1,
+                 frame_bytes_guess: int = FRAME_BYTES_GUESS) -> None:
+        """``request_room``: how a refused trigger gets the store stage to make room (overwrite only).
+        ``burst_frames`` and ``frame_bytes_guess`` size the room a resumed trap must have for one burst."""
         self.root = root
         self._config = config
         self._status = status
         self._request_room = request_room
+        self._burst_frames = burst_frames
+        self._largest_frame_bytes = frame_bytes_guess  # spool stage writes, capture stage reads
         # storage.when_full: overwrite, where there is a catalog to choose by (a brim-full card
         # without a ballast may leave the daemon running on files alone).
         self._overwriter = (
@@ -113,18 +123,30 @@ class FreeSpace:
         return self._full
 
     def room_left_mb(self) -> float:
-        return free_mb_beyond(self.root, self._config.reserve_mb)
+        """Free space beyond the reserve, less the ballast while it is given back (see free_mb_beyond)."""
+        borrowed = 0 if (state_dir(self.root) / BALLAST_NAME).exists() else self._config.ballast_mb
+        return free_mb_beyond(self.root, self._config.reserve_mb + borrowed)
+
+    @property
+    def burst_mb(self) -> float:
+        """Room for one burst: what a FULL trap waits for beyond the reserve before it captures again."""
+        return self._burst_frames * self._largest_frame_bytes / 2**20
+
+    def note_frame_bytes(self, size: int) -> None:
+        """The spool stage wrote a frame of this size: bursts are sized by the largest seen."""
+        if size > self._largest_frame_bytes:
+            self._largest_frame_bytes = size
 
     def check_at_start(self) -> None:
-        """A card the last run left full is FULL from the start, not from the first trigger; with
-        overwrite, room is made before any trigger comes."""
-        if self.room_left_mb() < 0:
+        """A card the last run left full (or too full for a burst) is FULL from the start, not from the
+        first trigger; with overwrite, room is made before any trigger comes."""
+        if not self.room_left_mb() >= self.burst_mb:
             self._say_full()
         self._ask_for_room()
 
     def may_capture(self) -> bool:
         """Before each event and burst: a full card stops capture, not the trap."""
-        if self.room_left_mb() >= 0:
+        if self.room_left_mb() >= (self.burst_mb if self._full else 0):
             if self._full:
                 self._full = False
                 log.info("storage has room again: capturing")

@@ -13,20 +13,21 @@ import logging
 import os
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from trapd import __version__
 from trapd.config.model import TrapdConfig
-from trapd.decide import FrameDecision, frame_flags, keep_floor
+from trapd.decide import FrameDecision, frame_flags
 from trapd.detect.base import DetectionResult
 from trapd.errors import StorageError
 from trapd.event import DecidedEvent
-from trapd.files import make_dirs_durable, write_atomic
+from trapd.files import fsync_dir, make_dirs_durable, write_atomic
 from trapd.frames import Frame
 from trapd.storage.catalog import Catalog
-from trapd.storage.jpeg import ExifFields, encode_jpeg, exif_bytes, xmp_keywords
-from trapd.storage.layout import audit_dir, event_dir, frame_file_name, state_dir
+from trapd.storage.framefile import FrameEncoder
+from trapd.storage.layout import audit_dir, event_dir, frame_file_name, spool_dir, state_dir
 from trapd.storage.sidecar import (
     SCHEMA_VERSION,
     CountsEntry,
@@ -34,6 +35,7 @@ from trapd.storage.sidecar import (
     DetectionEntry,
     DetectorEntry,
     FrameEntry,
+    RemovedEntry,
     SecondOpinionEntry,
     Sidecar,
     TriggerEntry,
@@ -59,16 +61,25 @@ class StoredEvent:
 class EventWriter:
     def __init__(self, config: TrapdConfig) -> None:
         self.root = config.storage.root
-        self._quality = config.storage.jpeg_quality
         self._deployment = config.deployment
         self._zone = ZoneInfo(config.deployment.timezone)
-        self._make = config.camera.make
-        self._model = config.camera.model
         self._decision = config.decision
-        self._gps = config.deployment.rounded_site() if config.deployment.gps_in_exif else None
+        self._encoder = FrameEncoder(config)
         self._boot_id = boot_id()
         #: The index written after the files (see trapd/storage/catalog.py); None: files only.
         self.catalog: Catalog | None = None
+
+    def make_state_dir(self) -> None:
+        """The state folder, where the storage lock is taken before anything else is touched."""
+        try:
+            make_dirs_durable(state_dir(self.root))
+        except PermissionError:
+            raise StorageError(
+                f"storage {self.root} is not writable by this user; fix its permissions or pass --storage DIR"
+            ) from None
+        except OSError as exc:
+            raise StorageError(f"storage {self.root} cannot be used ({exc.strerror or exc}); "
+                               "pass --storage DIR naming a writable folder") from None
 
     def prepare(self) -> None:
         """Create the storage folders and prove they are writable, before anything is captured."""
@@ -107,23 +118,30 @@ class EventWriter:
         return audit_dir(self.root, self._deployment.id, self._local_day(event), event.event_id)
 
     def write(self, event: DecidedEvent) -> StoredEvent:
+        """Finish a decided event on disk: kept frames into the event folder, audit frames into the audit
+        folder (renamed from the spool where they were written at capture), the sidecar, the catalog; then
+        the discarded frames' spool files go. A cut anywhere leaves a state recovery finishes."""
         directory = self.event_dir(event)
         make_dirs_durable(directory)
         files: list[Path] = []
         frame_files: list[str | None] = []
-        for frame, result, decision in zip(event.frames, event.results, event.decisions, strict=True):
+        vanished: set[int] = set()
+        renamed_from: set[Path] = set()
+        for frame, decision in zip(event.frames, event.decisions, strict=True):
             name = None
             if decision.keep or decision.audit:
-                data = self._jpeg_bytes(frame, event, self._keywords(frame, result, decision))
-                if data is not None:
-                    folder = directory if decision.keep else self.audit_dir(event)
-                    make_dirs_durable(folder)
-                    path = folder / frame_file_name(event.event_id, frame.index)
-                    write_atomic(path, data)
+                folder = directory if decision.keep else self.audit_dir(event)
+                make_dirs_durable(folder)
+                path = folder / frame_file_name(event.event_id, frame.index)
+                if self._place(frame, path, renamed_from):
                     files.append(path)
                     name = Path(os.path.relpath(path, directory)).as_posix()  # audit frames: ../../audit/...
+                elif frame.stored_at is not None:
+                    vanished.add(frame.index)
             frame_files.append(name)
-        sidecar = self.sidecar(event, frame_files)
+        for folder in {*(path.parent for path in files), *renamed_from}:
+            fsync_dir(folder)  # the renames are durable before the sidecar promises their files
+        sidecar = self.sidecar(event, frame_files, vanished)
         write_sidecar(directory, sidecar)
         if self.catalog is not None:
             try:
@@ -132,43 +150,44 @@ class EventWriter:
                 # The event is complete on disk; the next start's reconciliation indexes it.
                 log.warning("event %s stored, but not indexed yet (%s); it will be at the next start",
                             event.event_id, exc)
+        let_go_of_spool(self.root, event)
         kept = sum(d.keep for d in event.decisions)
         flagged = sum(bool(frame_flags(f, d)) for d, f in zip(event.decisions, event.frames, strict=True))
         audited = sum(d.audit for d in event.decisions)
         unfiltered = sum("unfiltered" in d.flags for d in event.decisions)
         return StoredEvent(directory, tuple(files), kept, len(event.frames) - kept, flagged, audited, unfiltered)
 
-    def _keywords(self, frame: Frame, result: DetectionResult, decision: FrameDecision) -> list[str]:
-        """XMP keywords: trapd, the deployment, what was seen (at the keep or unsure level), and any flag."""
-        seen = {d.category for d in result.detections if d.score >= keep_floor(d.category, self._decision)}
-        flags = {*frame_flags(frame, decision), *(["audit"] if decision.audit else [])}
-        return ["trapd", self._deployment.id, *sorted(seen), *sorted(flags)]
+    def _place(self, frame: Frame, path: Path, renamed_from: set[Path]) -> bool:
+        """Put a frame's JPEG at ``path``: renamed from where it was written at capture, or written now (a frame
+        that could not be spooled, a replayed photo). False when there is nothing to put there."""
+        if frame.stored_at is not None:
+            if frame.stored_at != path:
+                try:
+                    os.replace(frame.stored_at, path)
+                except FileNotFoundError:
+                    if not path.is_file():  # not moved there by an earlier, interrupted store either
+                        log.error("event %s frame %d: its file %s is gone (deleted by hand?)", frame.event_id,
+                                  frame.index, frame.stored_at)
+                        return False
+                renamed_from.add(frame.stored_at.parent)
+            return True
+        data = self._encoder.encode(frame)
+        if data is None:
+            return False  # an undecodable frame that came with no bytes at all: nothing to keep
+        write_atomic(path, data)
+        return True
 
-    def _jpeg_bytes(self, frame: Frame, event: DecidedEvent, keywords: list[str]) -> bytes | None:
-        camera_frame = frame.camera
-        if camera_frame.main is None:
-            # Undecodable input: keep the bytes exactly as they came; they may still hold an animal.
-            return camera_frame.original_jpeg
-        exif = exif_bytes(
-            ExifFields(
-                captured_local=frame.captured.utc.astimezone(self._zone),
-                make=self._make,
-                model=self._model or camera_frame.camera_model,
-                camera_id=self._deployment.camera_id,
-                description=f"trapd {self._deployment.id} {event.event_id} frame {frame.index}",
-                metadata=camera_frame.metadata,
-                size=(camera_frame.main.shape[1], camera_frame.main.shape[0]),
-                gps=self._gps,
-            )
-        )
-        return encode_jpeg(camera_frame.main, self._quality, exif, xmp_keywords(keywords))
-
-    def sidecar(self, event: DecidedEvent, frame_files: list[str | None]) -> Sidecar:
+    def sidecar(self, event: DecidedEvent, frame_files: list[str | None],
+                vanished: set[int] | frozenset[int] = frozenset()) -> Sidecar:
+        """``vanished``: indices of frames whose file was deleted from the spool before the event was stored."""
+        now = iso_utc(datetime.now(UTC))
         frames = [
-            _frame_entry(frame, result, decision, name)
+            _frame_entry(frame, result, decision, name,
+                         RemovedEntry(file=None, utc=now, by="trapd") if frame.index in vanished else None)
             for frame, result, decision, name in zip(event.frames, event.results, event.decisions, frame_files,
                                                      strict=True)
         ]
+        this_boot = event.boot_id in (None, self._boot_id)
         kept = sum(d.keep for d in event.decisions)
         return Sidecar(
             schema_version=SCHEMA_VERSION,
@@ -182,8 +201,8 @@ class EventWriter:
             start_utc=iso_utc(event.opened.utc),
             end_utc=iso_utc(event.last_capture.utc),
             end_reason=event.end_reason,
-            boot_id=self._boot_id,
-            clock_synced=clock_synced(),
+            boot_id=event.boot_id or self._boot_id,
+            clock_synced=clock_synced() if this_boot else None,
             triggers=tuple(TriggerEntry(utc=iso_utc(t.at.utc), monotonic_ns=t.at.monotonic_ns, source=t.source)
                            for t in event.triggers),
             detector=DetectorEntry(name=event.detector.name, version=event.detector.version,
@@ -194,7 +213,8 @@ class EventWriter:
         )
 
 
-def _frame_entry(frame: Frame, result: DetectionResult, decision: FrameDecision, name: str | None) -> FrameEntry:
+def _frame_entry(frame: Frame, result: DetectionResult, decision: FrameDecision, name: str | None,
+                 removed: RemovedEntry | None) -> FrameEntry:
     opinion = result.second_opinion
     return FrameEntry(
         index=frame.index,
@@ -218,4 +238,21 @@ def _frame_entry(frame: Frame, result: DetectionResult, decision: FrameDecision,
         detections=tuple(DetectionEntry.model_validate(d.as_json()) for d in result.detections),
         second_opinion=None if opinion is None else SecondOpinionEntry.model_validate(opinion.as_json()),
         invocations=result.invocations,
+        removed=removed,
     )
+
+
+def let_go_of_spool(root: Path, event: DecidedEvent) -> None:
+    """After the sidecar: the discarded frames' files, then the event's spool folder, go."""
+    folder = spool_dir(root) / event.event_id
+    for frame in event.frames:
+        if frame.stored_at is not None and frame.stored_at.parent == folder:
+            frame.stored_at.unlink(missing_ok=True)  # still in the spool: a frame nobody kept
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        return  # never spooled (replay, a full card), or already gone
+    except OSError as exc:  # something else is in it: the next start's recovery looks at it
+        log.warning("spool folder %s not removed (%s)", folder, exc.strerror or exc)
+        return
+    fsync_dir(folder.parent)
