@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
 from trapd.errors import DeviceError, InputError
@@ -161,3 +162,17 @@ def test_yuv420_converts_back_to_rgb(width: int, height: int, stride: int) -> No
     back = yuv420_to_rgb(_as_yuv420(rgb, stride), width, height)
     assert back.shape == (height, width, 3)
     assert np.abs(back.astype(int) - rgb.astype(int)).max() <= 3
+
+
+def test_an_empty_photo_is_a_camera_error_not_a_kept_frame_without_a_file(tmp_path: Path,
+                                                                         mock_factory: MockFactory) -> None:
+    from tests.conftest import make_config, run_one_event
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "empty.jpg").write_bytes(b"")
+    config = make_config(tmp_path / "store", camera={"type": "replay", "images_dir": str(images)}, burst={"frames": 2})
+    record, stored, daemon = run_one_event(config, mock_factory)
+    assert not record.frames and not stored.files
+    assert daemon.status.counts()["camera_errors"] == 2
+    assert daemon.status.counts()["frames_kept"] == 0

@@ -309,7 +309,7 @@ def test_on_a_real_full_card_the_oldest_unfiltered_frames_make_room(
 
 
 def test_exports_after_overwriting_list_what_is_left_and_remember_what_was_seen(
-        tmp_path: Path, mock_factory: MockFactory) -> None:
+        tmp_path: Path, mock_factory: MockFactory, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Camtrap DP: no media row for an overwritten frame, yet its event is still an animal observation."""
     import csv
 
@@ -321,13 +321,13 @@ def test_exports_after_overwriting_list_what_is_left_and_remember_what_was_seen(
     gone, kept = frames_of(root, scenes)
     overwrite_frames(root, (root / sorted(gone)[0]).parent, sorted(gone), "detected", None)
     config = make_config(tmp_path, deployment={"latitude": 36.1, "longitude": 53.6})
-    package = tmp_path / "package"
+    package = tmp_path_factory.mktemp("exports") / "package"  # outside the storage root
     export_camtrap_dp(config, package)
     media = list(csv.DictReader((package / "media.csv").open()))
     assert {m["fileName"] for m in media} == {Path(f).name for f in kept}
     events = [o for o in csv.DictReader((package / "observations.csv").open()) if o["observationLevel"] == "event"]
     assert [o["observationType"] for o in events] == ["animal", "animal"]
-    assert {Path(image["file"]).name for image in megadetector_json(root)["images"]} == {Path(f).name for f in kept}
+    assert {Path(image["file"]).name for image in megadetector_json(root)[0]["images"]} == {Path(f).name for f in kept}
     if SCHEMAS.is_dir():
         from validate_camtrap_dp import validate
 

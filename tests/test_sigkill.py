@@ -132,3 +132,24 @@ def test_two_hundred_sigkills_on_a_full_card_that_overwrites(tmp_path: Path) -> 
     # would fill the card with it and leave nothing to overwrite.
     with small_card(tmp_path / "store", 32):
         storm(tmp_path, rounds=200, seed=4, overwrite=True)
+
+
+@pytest.mark.timeout(300)
+def test_a_kill_during_a_long_event_keeps_every_frame_older_than_a_second(tmp_path: Path) -> None:
+    """The power-cut window (issue 11): kills in the middle of long events, counted from the daemon's own log.
+
+    The full 200-kill campaign is `tools/power_cut.py` (BENCHMARKS.md); this is its short version.
+    """
+    sys.path.insert(0, str(PROJECT_ROOT / "tools"))
+    from power_cut import storm as power_cuts
+
+    result = power_cuts(8, seed=5, model=False, window_s=1.0, work=tmp_path)
+    assert result["frames_due"] >= 20, "the kills must have landed on real data"
+    assert result["frames_lost"] == 0, result["lost"]
+    assert (result["corrupt_files"], result["temporaries_left"], result["catalog_file_mismatches"]) == (0, 0, 0)
+    assert result["spool_left"] == 0
+    interrupted = [path for path in (tmp_path / "store").glob(f"*/*/*/{SIDECAR_NAME}")
+                   if json.loads(path.read_text())["end_reason"] == "interrupted"]
+    assert interrupted, "the events the kills left open were finished at the next start"
+    frames = json.loads(interrupted[0].read_text())["frames"]
+    assert all("recovered" in frame["flags"] for frame in frames)

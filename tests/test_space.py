@@ -13,6 +13,7 @@ from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import assert_card_is_sound, make_config, pulse, run_one_event, small_card, start_daemon, wait_until
 from tests.doubles import EventSink
+from trapd.status import Status
 from trapd.storage.layout import SIDECAR_NAME
 from trapd.storage.space import FreeSpace
 
@@ -51,8 +52,8 @@ def test_filling_up_mid_event_ends_it_and_keeps_what_was_captured(tmp_path: Path
 def test_enospc_while_writing_leaves_no_corrupt_file_and_the_trap_alive(tmp_path: Path, mock_factory: MockFactory,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from trapd.files import write_atomic as real_write
-    from trapd.stages import store as store_stage
     from trapd.stages import spool as spool_stage
+    from trapd.stages import store as store_stage
     from trapd.storage import writer as event_writer
     full = [True]
 
@@ -167,3 +168,67 @@ def test_a_trap_restarted_on_a_brim_full_card_runs_and_says_full(tmp_path: Path,
             assert daemon.status.snapshot()["state"] == "armed"
         finally:
             daemon.stop()
+
+
+def test_a_full_trap_resumes_only_with_room_for_a_whole_burst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resuming on a sliver would start an event the card cannot hold: it waits for the reserve plus a burst."""
+    config = make_config(tmp_path, storage={"reserve_mb": 1})
+    status = Status()
+    space = FreeSpace(tmp_path, config.storage, status, None, burst_frames=3, frame_bytes_guess=2**20)
+    room = [-0.5]
+    monkeypatch.setattr(space, "room_left_mb", lambda: room[0])
+    assert not space.may_capture() and status.state == "full"
+    room[0] = 1.5  # a megabyte and a half freed: not three frames' worth
+    assert (space.may_capture(), space.full) == (False, True)
+    room[0] = 3.0
+    assert (space.may_capture(), space.full) == (True, False)
+    room[0] = 0.5  # capturing again: room for less than a burst does not stop an armed trap until the reserve
+    assert space.may_capture()
+
+
+def test_the_largest_frame_written_sizes_the_burst(tmp_path: Path) -> None:
+    space = FreeSpace(tmp_path, make_config(tmp_path).storage, Status(), None, burst_frames=3, frame_bytes_guess=100)
+    space.note_frame_bytes(2**20)
+    space.note_frame_bytes(1000)
+    assert space.burst_mb == 3.0
+
+
+def test_a_given_back_ballast_never_counts_as_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    config = make_config(tmp_path, storage={"reserve_mb": 1, "ballast_mb": 4})
+    (tmp_path / ".trapd").mkdir()
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage._replace(free=6 * 2**20))
+    space = FreeSpace(tmp_path, config.storage, Status(), None)
+    assert space.room_left_mb() == 1.0, "6 MB free, less the reserve, less the 4 MB ballast given back"
+    (tmp_path / ".trapd" / "ballast").write_bytes(b"")
+    assert space.room_left_mb() == 5.0
+
+
+def test_stale_temporaries_in_the_state_folder_are_removed_at_start(tmp_path: Path,
+                                                                    mock_factory: MockFactory) -> None:
+    state = tmp_path / ".trapd"
+    state.mkdir()
+    stale = state / ".status.json.4242-1234.tmp"  # a status write a kill cut short
+    stale.write_bytes(b"{")
+    start_daemon(make_config(tmp_path), mock_factory).stop()
+    assert not stale.exists()
+
+
+def test_the_storage_lock_is_taken_before_anything_is_touched(tmp_path: Path, mock_factory: MockFactory) -> None:
+    from trapd.daemon import Daemon
+    from trapd.errors import StorageBusyError
+    from trapd.storage.lock import StorageLock
+
+    config = make_config(tmp_path, storage={"ballast_mb": 1})
+    (tmp_path / ".trapd").mkdir()
+    holder = StorageLock(tmp_path / ".trapd" / "lock")
+    holder.acquire()  # another trapd runs here, and has given its ballast back
+    try:
+        with pytest.raises(StorageBusyError):
+            Daemon(config, pin_factory=mock_factory).start()
+    finally:
+        holder.release()
+    assert sorted(p.name for p in (tmp_path / ".trapd").iterdir()) == ["lock"], "no ballast, probe or catalog"
+    assert not (tmp_path / "test-site").exists()

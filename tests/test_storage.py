@@ -17,9 +17,9 @@ from trapd.errors import StorageBusyError, StorageError
 from trapd.event import DecidedEvent
 from trapd.files import write_atomic
 from trapd.frames import CameraFrame, Frame, MetadataValue, Trigger
+from trapd.storage.framefile import read_record
 from trapd.storage.layout import SIDECAR_NAME
 from trapd.storage.lock import StorageLock
-from trapd.storage.framefile import read_record
 from trapd.storage.writer import EventWriter
 from trapd.timebase import Instant
 

@@ -24,11 +24,16 @@ from trapd.storage.writer import StoredEvent
 log = logging.getLogger(__name__)
 
 
-def fake_camera_config(camera: CameraCommon, images_dir: Path | None) -> ReplayCameraConfig | SyntheticCameraConfig:
-    """The configured camera swapped for a fake one, keeping mode, lores size and pre-trigger settings."""
+def fake_camera_config(camera: CameraCommon, images_dir: Path | None) -> CameraCommon:
+    """The configured camera swapped for a fake one, keeping mode, lores size and pre-trigger settings.
+
+    With no ``images_dir``, a camera that is already fake (a replay or synthetic section) stays as configured.
+    """
     shared = {name: getattr(camera, name) for name in CameraCommon.model_fields}
     if images_dir is not None:
         return ReplayCameraConfig(type="replay", images_dir=images_dir, **shared)
+    if isinstance(camera, ReplayCameraConfig | SyntheticCameraConfig):
+        return camera
     return SyntheticCameraConfig(type="synthetic", **shared)
 
 

@@ -22,6 +22,7 @@ from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck
 from trapd.config.model import DEFAULT_CONFIG_PATH
 from trapd.errors import EX_USAGE, TrapdError
 from trapd.log import setup_logging
+from trapd.memory import return_large_blocks
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +34,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
+    return_large_blocks()
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
@@ -126,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     camtrap = formats.add_parser("camtrap-dp", help="a Camtrap DP 1.0 data package (media linked in)")
     camtrap.add_argument("--config", type=Path, help="config file (deployment metadata, storage.root)")
     camtrap.add_argument("--storage", type=Path, help="storage root (overrides storage.root)")
-    camtrap.add_argument("--out", type=Path, required=True, help="the package's folder")
+    camtrap.add_argument("--out", type=Path, required=True,
+                         help="the package's folder: new or empty, outside the storage")
+    camtrap.add_argument("--force", action="store_true",
+                         help="replace a previous export in --out (only the files it wrote)")
 
     models = add("models", cmd_models_list, "List, install and verify models (default: list).")
     model_commands = models.add_subparsers(dest="models_command", parser_class=_Parser)

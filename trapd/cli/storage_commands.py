@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from trapd.cli.common import config_from_args
 from trapd.errors import EX_OK, EX_UNHEALTHY, ConfigError
@@ -64,11 +65,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "camtrap-dp":
         from trapd.storage.camtrap_dp import export_camtrap_dp
 
-        counts = export_camtrap_dp(config, args.out)
+        counts = export_camtrap_dp(config, args.out, force=args.force)
+        missing = counts.pop("missing")
         print(f"{args.out}: Camtrap DP package, " + ", ".join(f"{n} {name}" for name, n in counts.items()))
-        return EX_OK
-    from trapd.storage.megadetector import export_megadetector
+    else:
+        from trapd.storage.megadetector import export_megadetector
 
-    count = export_megadetector(config.storage.root, args.out)
-    print(f"{args.out}: {count} images from {config.storage.root}")
+        count, missing = export_megadetector(config.storage.root, args.out)
+        print(f"{args.out}: {count} images from {config.storage.root}")
+    if missing:
+        print(f"{missing} frames whose files are gone from the card were left out; `trapd fsck` records them as "
+              "removed", file=sys.stderr)
     return EX_OK

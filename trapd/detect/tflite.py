@@ -34,6 +34,18 @@ class TfliteModel:
         self._check_outputs_against_labels()
         self.invoke_ns = 0  # total time inside invoke(), for overhead accounting
         self.invocations = 0
+        self._warm_up()
+        self.invoke_ns, self.invocations = 0, 0  # the warm-up is not the work being accounted
+
+    def _warm_up(self) -> None:
+        """One invocation at load: the delegate sets up its buffers now (about 6 MB), not on the first animal,
+        and a model that loads but will not run is refused here, not flagged on every frame."""
+        spec = self.card.input
+        try:
+            self._run(np.zeros((spec.height, spec.width, 3), np.uint8))
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"model {self.card.name} ({self.resolved.model_path.name}) loads but does not run "
+                             f"({exc}); check it with `trapd models verify`") from None
 
     def _check_against_card(self) -> None:
         card, spec = self.card, self.card.input

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from trapd.config.camera import CameraCommon
 from trapd.config.fields import PathSetting
-from trapd.errors import InputError
+from trapd.errors import DeviceError, InputError
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import FakeCamera, simulated_metadata
 from trapd.imaging import UndecodableImage, decode_jpeg, resize_rgb
@@ -72,6 +72,13 @@ def jpeg_camera_frame(path: Path, lores_size: tuple[int, int], exposure_ns: int,
     return CameraFrame(main, lores, simulated_metadata(lores, exposure_ns), model, source_name=source_name)
 
 
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False  # unreadable: served, and flagged as a frame that would not read
+
+
 class ReplayCamera(FakeCamera):
     def __init__(self, images_dir: Path, lores_size: tuple[int, int], model: str = "replay") -> None:
         super().__init__()
@@ -91,6 +98,9 @@ class ReplayCamera(FakeCamera):
     def capture(self) -> CameraFrame:
         called_ns = time.monotonic_ns()
         path = self._files[self._next_index() % len(self._files)]
+        if _is_empty(path):
+            # A camera hands over no frame of 0 bytes: there is nothing to keep or to flag, so it is a camera error.
+            raise DeviceError(f"replayed photo {path.name} is empty (0 bytes)")
         frame = jpeg_camera_frame(path, self._lores_size, called_ns, self.model, path.name)
         if frame.lores is not None:
             self._last_lux = float(frame.metadata["Lux"] or 0.0)

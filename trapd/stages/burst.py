@@ -13,6 +13,7 @@ import time
 
 from trapd.config.model import TrapdConfig
 from trapd.errors import DeviceError
+from trapd.event import OpenEvent
 from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator
@@ -20,6 +21,7 @@ from trapd.hardware.pretrigger import PretriggerBuffer
 from trapd.schedule import Schedule
 from trapd.stages.messages import FrameMessage, Link
 from trapd.status import Status
+from trapd.timebase import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,13 @@ class Burster:
         self._schedule = schedule
         self._backpressure = False
 
-    def take(self, event_id: str, trigger: Trigger, burst: int, index: int) -> int:
+    def take(self, event: OpenEvent, trigger: Trigger, burst: int, index: int) -> int:
         """Capture one burst (plus any pre-trigger frames); returns the event's next frame index."""
+        event_id = event.event_id
         if self._pretrigger is not None:
             for held in self._pretrigger.pause_and_drain():
                 pretrigger = held.exposure_start_ns < trigger.at.monotonic_ns
-                index = self._hand_on(held, event_id, trigger, burst, index, pretrigger=pretrigger)
+                index = self._hand_on(held, event, trigger, burst, index, pretrigger=pretrigger)
         illuminator = self._illuminator
         lit = illuminator is not None and illuminator.needed(self._read_scene_lux, self._sun_down)
         if illuminator is not None and lit:
@@ -67,7 +70,7 @@ class Burster:
                     log.warning("event %s: frame %d not captured: %s", event_id, index, exc)
                     continue
                 self._status.note_capture(ok=True)
-                index = self._hand_on(captured, event_id, trigger, burst, index, pretrigger=False)
+                index = self._hand_on(captured, event, trigger, burst, index, pretrigger=False)
         finally:
             if illuminator is not None and lit:
                 illuminator.off()
@@ -75,9 +78,10 @@ class Burster:
                 self._pretrigger.resume()
         return index
 
-    def _hand_on(self, captured: CameraFrame, event_id: str, trigger: Trigger, burst: int, index: int, *,
+    def _hand_on(self, captured: CameraFrame, event: OpenEvent, trigger: Trigger, burst: int, index: int, *,
                  pretrigger: bool) -> int:
         self._status.count("frames_captured")
+        event_id = event.event_id
         frame = Frame(
             event_id=event_id,
             index=index,
@@ -87,9 +91,12 @@ class Burster:
             camera=captured,
             pretrigger=pretrigger,
             handed_ns=time.monotonic_ns(),
+            event_triggers=tuple(event.triggers),
         )
         self._note_backpressure()
         self._frames.put(frame)
+        # What tools/power_cut.py counts as captured, from the daemon's own word.
+        log.debug("captured: event %s frame %d at %s", event_id, index, iso_utc(frame.captured.utc))
         return index + 1
 
     def _note_backpressure(self) -> None:

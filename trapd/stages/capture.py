@@ -119,7 +119,7 @@ class CaptureStage:
         frames_in_event = 0
         trigger = first
         for burst in itertools.count():
-            frames_in_event = self._burster.take(event.event_id, trigger, burst, frames_in_event)
+            frames_in_event = self._burster.take(event, trigger, burst, frames_in_event)
             if burst == 0:
                 # Only now: the status file, its disk check and sd_notify must not delay the first frame.
                 self._status.set_state("capturing")

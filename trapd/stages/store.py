@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from trapd.event import DecidedEvent
+from trapd.memory import trim_free_memory
 from trapd.stages.messages import EventMessage, Link, MakeRoom, serve
 from trapd.status import Counter, Status
 from trapd.storage.space import FreeSpace
@@ -57,6 +58,7 @@ class StoreStage:
                  stored.kept, stored.discarded, item.decision.reason, stored.directory)
         if self._on_event_stored is not None:
             self._on_event_stored(item, stored)
+        trim_free_memory()
 
     def _write_with_retries(self, event: DecidedEvent) -> StoredEvent | None:
         for attempt, delay_s in enumerate((*STORE_RETRY_DELAYS_S, None), start=1):

@@ -24,6 +24,7 @@ from trapd.config.model import TrapdConfig
 from trapd.decide import keep_floor
 from trapd.errors import ConfigError
 from trapd.files import make_dirs_durable, write_atomic
+from trapd.storage.export_dir import claim_package_dir, record_package
 from trapd.storage.layout import catalog_name, frame_path
 from trapd.storage.sidecar import DetectionEntry, Sidecar, read_sidecars
 from trapd.timebase import parse_utc
@@ -61,7 +62,8 @@ def _keeps(detection: DetectionEntry, sidecar: Sidecar) -> bool:
     return detection.score >= keep_floor(detection.category, sidecar.decision.policy)
 
 
-def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
+def export_camtrap_dp(config: TrapdConfig, out: Path, *, force: bool = False) -> dict[str, int]:
+    """Write the package; returns the rows of each table, and ``missing``: frames a sidecar names that are gone."""
     deployment = config.deployment
     site = deployment.rounded_site()
     if site is None:
@@ -71,35 +73,36 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
     root = config.storage.root
     # This deployment's events only: a card moved between sites holds others, with their own times.
     events = [(folder, s) for folder, s in read_sidecars(root) if s.deployment_id == deployment.id]
-    make_dirs_durable(out.resolve())
+    claim_package_dir(out, root, force=force)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+    placed: list[Path] = []
+    missing = 0
     for folder, sidecar in events:
-        _event_rows(root, out, folder, sidecar, zone, rows)
+        missing += _event_rows(root, out, folder, sidecar, zone, rows, placed)
     first_utc = min((s.start_utc for _, s in events), default=None)
     last_utc = max((s.end_utc for _, s in events), default=None)
-    latitude, longitude = site
     now = datetime.now(UTC).replace(microsecond=0)
     start = _stamp(first_utc, zone) if first_utc else now.astimezone(zone).isoformat()
     end = _stamp(last_utc, zone) if last_utc else start
-    rows["deployments"].append({
-        "deploymentID": deployment.id, "locationID": deployment.location_id or "",
-        "locationName": deployment.location_name or "", "latitude": latitude, "longitude": longitude,
-        "coordinateUncertainty": deployment.coordinate_uncertainty_m or "", "deploymentStart": start,
-        "deploymentEnd": end, "setupBy": deployment.setup_by or "", "cameraID": deployment.camera_id,
-        "cameraModel": config.camera.model or "", "cameraHeight": deployment.camera_height_m or "",
-        "cameraTilt": "" if deployment.camera_tilt_deg is None else deployment.camera_tilt_deg,
-        "cameraHeading": "" if deployment.camera_heading_deg is None else deployment.camera_heading_deg,
-        "baitUse": "" if deployment.bait_use is None else str(deployment.bait_use).lower(),
-        "featureType": deployment.feature_type or "", "deploymentComments": deployment.comments or "",
-        "deploymentTags": "|".join(deployment.tags),
-    })
+    rows["deployments"].append(_deployment_row(config, site, start, end))
     for name, fields in TABLES.items():
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n", extrasaction="raise", restval="")
         writer.writeheader()
         writer.writerows(rows[name])
         write_atomic(out / f"{name}.csv", buffer.getvalue().encode())
-    package = {
+    package = _descriptor(config, rows, site, now, start, end)
+    write_atomic(out / "datapackage.json", (json.dumps(package, indent=2) + "\n").encode())
+    record_package(out, [*placed, *(out / f"{name}.csv" for name in TABLES), out / "datapackage.json"])
+    return {**{name: len(table) for name, table in rows.items()}, "missing": missing}
+
+
+def _descriptor(config: TrapdConfig, rows: dict[str, list[dict[str, Any]]], site: tuple[float, float],
+                now: datetime, start: str, end: str) -> dict[str, Any]:
+    """datapackage.json: what the package is, whose, where and when, and its tables."""
+    deployment = config.deployment
+    latitude, longitude = site
+    return {
         "profile": PROFILE_URL,
         "name": f"trapd-{deployment.id.lower()}",
         "created": now.isoformat().replace("+00:00", "Z"),
@@ -118,13 +121,30 @@ def export_camtrap_dp(config: TrapdConfig, out: Path) -> dict[str, int]:
             for name in TABLES
         ],
     }
-    write_atomic(out / "datapackage.json", (json.dumps(package, indent=2) + "\n").encode())
-    return {name: len(table) for name, table in rows.items()}
+
+
+def _deployment_row(config: TrapdConfig, site: tuple[float, float], start: str, end: str) -> dict[str, Any]:
+    deployment = config.deployment
+    latitude, longitude = site
+    return {
+        "deploymentID": deployment.id, "locationID": deployment.location_id or "",
+        "locationName": deployment.location_name or "", "latitude": latitude, "longitude": longitude,
+        "coordinateUncertainty": deployment.coordinate_uncertainty_m or "", "deploymentStart": start,
+        "deploymentEnd": end, "setupBy": deployment.setup_by or "", "cameraID": deployment.camera_id,
+        "cameraModel": config.camera.model or "", "cameraHeight": deployment.camera_height_m or "",
+        "cameraTilt": "" if deployment.camera_tilt_deg is None else deployment.camera_tilt_deg,
+        "cameraHeading": "" if deployment.camera_heading_deg is None else deployment.camera_heading_deg,
+        "baitUse": "" if deployment.bait_use is None else str(deployment.bait_use).lower(),
+        "featureType": deployment.feature_type or "", "deploymentComments": deployment.comments or "",
+        "deploymentTags": "|".join(deployment.tags),
+    }
 
 
 def _event_rows(root: Path, out: Path, folder: Path, sidecar: Sidecar, zone: ZoneInfo,
-                rows: dict[str, list[dict[str, Any]]]) -> None:
-    """One event's media (linked into the package), its per-detection observations and its event observation."""
+                rows: dict[str, list[dict[str, Any]]], placed: list[Path]) -> int:
+    """One event's media (linked into the package), its per-detection observations and its event observation.
+    Returns how many of its frames' files were missing (skipped, not a crash)."""
+    missing = 0
     deployment_id = sidecar.deployment_id
     classified_by = f"{sidecar.detector.name} {sidecar.detector.version}".strip()
     machine = {"classificationMethod": "machine", "classifiedBy": classified_by,
@@ -143,7 +163,10 @@ def _event_rows(root: Path, out: Path, folder: Path, sidecar: Sidecar, zone: Zon
         media_id = Path(frame.file).stem
         stored = frame_path(folder, frame.file)
         relative = Path("media") / catalog_name(root, stored)
-        _place(stored, out / relative)
+        if not _place(stored, out / relative):
+            missing += 1
+            continue
+        placed.append(out / relative)
         taken = _stamp(frame.capture_utc, zone)
         rows["media"].append({
             "mediaID": media_id, "deploymentID": deployment_id, "captureMethod": sidecar.capture_method,
@@ -168,14 +191,18 @@ def _event_rows(root: Path, out: Path, folder: Path, sidecar: Sidecar, zone: Zon
         "eventEnd": _stamp(sidecar.end_utc, zone), "observationLevel": "event", "observationType": event_type,
         "classificationProbability": round(best.score, 4) if best else "", **machine,
     })
+    return missing
 
 
-def _place(source: Path, destination: Path) -> None:
-    """Put a media file into the package: a hard link when possible (no copy), else a copy."""
-    if destination.exists():
-        return
+def _place(source: Path, destination: Path) -> bool:
+    """Put a media file into the package: a hard link when possible (no copy), else a copy. False if it is gone."""
+    if not source.is_file():
+        return False
     make_dirs_durable(destination.parent)
     try:
         os.link(source, destination)
+    except FileExistsError:
+        pass  # the same frame, linked already
     except OSError:
         shutil.copy2(source, destination)
+    return True

@@ -23,14 +23,19 @@ CATEGORY_IDS = {"animal": "1", "person": "2", "vehicle": "3"}
 FORMAT_VERSION = "1.4"
 
 
-def megadetector_json(root: Path) -> dict[str, Any]:
+def megadetector_json(root: Path) -> tuple[dict[str, Any], int]:
+    """The document, and how many frames a sidecar names whose file is gone (left out, not a crash)."""
     images: list[dict[str, Any]] = []
     detectors: set[str] = set()
+    missing = 0
     for folder, sidecar in read_sidecars(root):
         detectors.add(sidecar.detector.name)
         for frame in sidecar.frames:
             if not frame.file:
                 continue  # discarded: not on the card, so nothing for a viewer to show
+            if not frame_path(folder, frame.file).is_file():
+                missing += 1
+                continue
             entry: dict[str, Any] = {"file": catalog_name(root, frame_path(folder, frame.file))}
             if frame.detector_status == "ok":
                 detections = [
@@ -53,12 +58,12 @@ def megadetector_json(root: Path) -> dict[str, Any]:
             "classifier": None,
             "trapd_version": __version__,
         },
-    }
+    }, missing
 
 
-def export_megadetector(root: Path, out: Path) -> int:
-    """Write the JSON atomically; returns how many images it lists."""
-    document = megadetector_json(root)
+def export_megadetector(root: Path, out: Path) -> tuple[int, int]:
+    """Write the JSON atomically; returns how many images it lists, and how many missing files it left out."""
+    document, missing = megadetector_json(root)
     make_dirs_durable(out.parent.resolve())
     write_atomic(out, (json.dumps(document, indent=1) + "\n").encode())
-    return len(document["images"])
+    return len(document["images"]), missing
