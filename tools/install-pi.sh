@@ -14,7 +14,8 @@ PREFIX=/opt/trapd
 VENV=$PREFIX/venv
 CONFIG_DIR=/etc/trapd
 UNIT=/etc/systemd/system/trapd.service
-APT_PACKAGES=(python3-picamera2 python3-lgpio python3-venv python3-pip)
+# python3-simplejpeg comes with picamera2 (it depends on it); named too, as trapd encodes frames with it.
+APT_PACKAGES=(python3-picamera2 python3-simplejpeg python3-lgpio python3-venv python3-pip)
 SOURCE=$(cd "$(dirname "$0")/.." && pwd)
 
 dry_run=0

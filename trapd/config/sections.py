@@ -128,7 +128,11 @@ class EventConfig(Section):
         "sequence) instead of starting a new one.",
     )
     max_frames: int = Field(
-        60, ge=1, le=1000, description="An event this long is closed and a new one begun (bounds memory)."
+        60, ge=1, le=1000,
+        description="An event this long is closed and a new one begun (with the PIR still high, at once). Frames are "
+                    "on the card as they are captured, so this no longer bounds memory; it bounds the work of closing "
+                    "an event (motion compares each frame with the others), its sidecar, and how much one decision "
+                    "keeps or discards at once.",
     )
     max_per_minute: int = Field(
         12, ge=0, le=600,
@@ -248,7 +252,7 @@ class StorageConfig(Section):
 
 class PipelineConfig(Section):
     max_frames_in_flight: int = Field(
-        3, ge=1, le=1024,
+        2, ge=1, le=1024,
         description="Full-resolution frames captured but not yet written to the card. Each holds width x height "
                     "x 3 bytes (9.2 MB at 2028x1520), so this bounds memory; capture waits when it is reached.",
     )
