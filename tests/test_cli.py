@@ -152,3 +152,12 @@ def test_sigterm_mid_burst_keeps_every_frame_already_captured(tmp_path: Path) ->
     for frame in frames:
         with Image.open(sidecar_path.parent / frame["file"]) as image:
             image.load()
+
+
+def test_a_run_that_cannot_find_its_camera_creates_nothing_on_the_storage(tmp_path: Path) -> None:
+    """No picamera2 (exit 69): /var/lib/trapd/.trapd/{ballast, catalog.sqlite, lock} were created anyway."""
+    config = write_config(tmp_path / "c.yaml", tmp_path / "store", camera={"type": "picamera2"},
+                          storage={"ballast_mb": 1})
+    result = trapd_cli("run", "--config", str(config))
+    assert result.returncode == 69 and "picamera2" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "store").exists()

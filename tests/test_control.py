@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -74,3 +75,30 @@ def test_a_storage_path_too_long_for_a_unix_socket_still_works(tmp_path: Path, m
         assert request(deep / ".trapd" / "control.sock", "status")["state"] == "armed"
     finally:
         daemon.stop()
+
+
+@pytest.mark.parametrize("idle", [3, 10, 200])
+def test_idle_connections_never_delay_a_request(server: ControlServer, idle: int) -> None:
+    """Three idle clients made `trapd trigger` wait 5 s and fail; ten crashed it; a flood of 200 too."""
+    lurkers = []
+    try:
+        for _ in range(idle):
+            lurker = socket.socket(socket.AF_UNIX)
+            lurker.setblocking(False)
+            with contextlib.suppress(BlockingIOError):  # the backlog is full: the flood is real
+                lurker.connect(str(server.path))
+            lurkers.append(lurker)
+        started = time.monotonic()
+        assert request(server.path, "status", timeout_s=10)["state"] == "armed"
+        assert time.monotonic() - started < 1.0
+    finally:
+        for lurker in lurkers:
+            lurker.close()
+
+
+def test_many_clients_at_once_are_each_answered(server: ControlServer) -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        replies = list(pool.map(lambda _: request(server.path, "status", timeout_s=10)["state"], range(100)))
+    assert replies == ["armed"] * 100

@@ -17,11 +17,11 @@ needs_analyze = pytest.mark.skipif(not ANALYZE, reason="systemd-analyze is not i
 
 
 @needs_analyze
-def test_exposure_is_at_most_2() -> None:
+def test_exposure_is_at_most_1() -> None:
     result = subprocess.run([ANALYZE, "security", "--offline=yes", str(UNIT)], capture_output=True, text=True)
     match = re.search(r"Overall exposure level for trapd\.service: ([0-9.]+)", result.stdout)
     assert match, result.stdout + result.stderr
-    assert float(match.group(1)) <= 2.0
+    assert float(match.group(1)) <= 1.0
 
 
 @needs_analyze
@@ -37,5 +37,5 @@ def test_the_unit_verifies(tmp_path: Path) -> None:
 def test_the_unit_keeps_the_promises_the_daemon_relies_on() -> None:
     text = UNIT.read_text()
     for line in ("Type=notify", "RestartPreventExitStatus=78", "Restart=on-failure", "KillSignal=SIGTERM",
-                 "StateDirectory=trapd", "DevicePolicy=closed", "WatchdogSec="):
+                 "StateDirectory=trapd", "DevicePolicy=closed", "WatchdogSec=", "UMask=0027"):
         assert line in text

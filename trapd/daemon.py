@@ -1,7 +1,8 @@
 """Wiring and lifecycle: config in; storage, hardware, pipeline and control socket up; clean stop.
 
-Start-up order matters: storage is proven writable and locked before any device is opened,
-and the PIR is armed last, once everything downstream of it is running. Every resource is
+Start-up order matters: the devices and the model are opened first, so a trap that cannot run
+says so having created nothing on the storage; storage is then locked before anything on it is
+touched; and the PIR is armed last, once everything downstream of it is running. Every resource is
 registered for release as soon as it is acquired, so a failure half-way through start-up
 releases what was opened (GPIO pins, camera, lock) and leaves nothing half-written.
 Signals and reloads are trapd/service.py's; timers (time-lapse, watchdog) trapd/periodic.py's.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +47,13 @@ from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Gpio:
+    illuminator: Illuminator
+    status_led: StatusLed
+    pir: PirSensor
 
 
 class Daemon:
@@ -96,16 +105,32 @@ class Daemon:
 
     def _start(self) -> None:
         with contextlib.ExitStack() as resources:
-            writer = self._open_storage(resources)
-            detector = self._open_detector(resources)
-            self._repair(writer, detector)
+            # Devices and the model first: a trap that cannot run (no camera, a pin in use, a required
+            # model missing) says so having created nothing on the storage.
             camera = self._camera if self._camera is not None else open_camera(self.config.camera)
             resources.callback(camera.close)
+            devices = self._open_gpio(resources)
+            detector = self._open_detector(resources)
+            writer = self._open_storage(resources)
+            self._repair(writer, detector)
             self._describe(writer, camera, detector)
-            pipeline, pir = self._wire(resources, writer, camera, detector)
-            self._arm(resources, writer, pipeline, pir)
+            pipeline = self._wire(writer, camera, detector, devices)
+            self._arm(resources, writer, pipeline, devices.pir)
             self._resources = resources.pop_all()
         self._started = True
+
+    def _open_gpio(self, resources: contextlib.ExitStack) -> _Gpio:
+        """The lights and the PIR; the PIR feeds the pipeline once it exists, and only once it is armed."""
+        config = self.config
+        illuminator = Illuminator(config.illuminator, pin_factory=self._pin_factory)
+        resources.callback(illuminator.close)
+        status_led = StatusLed(config.status_led, pin_factory=self._pin_factory)
+        resources.callback(status_led.close)
+        pir = PirSensor(config.pir, lambda trigger: self.pipeline.submit(trigger), pin_factory=self._pin_factory,
+                        on_held_off=lambda: self.status.count("triggers_held_off"))
+        resources.callback(pir.close)
+        self._pir = pir
+        return _Gpio(illuminator, status_led, pir)
 
     def _open_storage(self, resources: contextlib.ExitStack) -> EventWriter:
         """Storage locked first, then proven writable, before any device is opened."""
@@ -169,27 +194,19 @@ class Daemon:
         }
         self.status.zone = ZoneInfo(config.deployment.timezone)
 
-    def _wire(self, resources: contextlib.ExitStack, writer: EventWriter, camera: Camera,
-              detector: Detector) -> tuple[Pipeline, PirSensor]:
-        """The lights, the pipeline and the PIR that feeds it; nothing is armed yet."""
+    def _wire(self, writer: EventWriter, camera: Camera, detector: Detector, devices: _Gpio) -> Pipeline:
+        """The pipeline, between the devices and the storage; nothing is armed yet."""
         config = self.config
-        illuminator = Illuminator(config.illuminator, pin_factory=self._pin_factory)
-        resources.callback(illuminator.close)
-        status_led = StatusLed(config.status_led, pin_factory=self._pin_factory)
-        resources.callback(status_led.close)
         schedule = Schedule(config.schedule, ZoneInfo(config.deployment.timezone), config.deployment.latitude,
                             config.deployment.longitude, clock=self._clock)
         pipeline = Pipeline(
             config, camera, detector, writer, self.status,
-            illuminator=illuminator, status_led=status_led, schedule=schedule,
-            motion_still_active=lambda: self._pir is not None and self._pir.is_active,
+            illuminator=devices.illuminator, status_led=devices.status_led, schedule=schedule,
+            motion_still_active=lambda: devices.pir.is_active,
             on_event_stored=self._event_stored, on_failure=lambda _exc: self.stop_requested.set(),
         )
-        pir = PirSensor(config.pir, pipeline.submit, pin_factory=self._pin_factory,
-                        on_held_off=lambda: self.status.count("triggers_held_off"))
-        resources.callback(pir.close)
-        self._pipeline, self._pir = pipeline, pir
-        return pipeline, pir
+        self._pipeline = pipeline
+        return pipeline
 
     def _arm(self, resources: contextlib.ExitStack, writer: EventWriter, pipeline: Pipeline,
              pir: PirSensor) -> None:

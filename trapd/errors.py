@@ -40,6 +40,18 @@ class ConfigError(TrapdError, ValueError):
         super().__init__("\n".join(self.problems))
 
 
+class UsageError(TrapdError, ValueError):
+    """The command line asks for something that does not fit together (``--images`` without ``--fake``)."""
+
+    exit_code = EX_USAGE
+
+
+class ConfigFileMissing(ConfigError):
+    """The config file named does not exist: bad input (66), not a bad config (78)."""
+
+    exit_code = EX_NOINPUT
+
+
 class InputError(TrapdError, FileNotFoundError):
     """An input the user pointed at (an image directory, say) is missing, empty or unreadable."""
 

@@ -61,6 +61,8 @@ class CameraFrame:
     source_name: str | None = None
     original_jpeg: bytes | None = None
     decode_error: str | None = None
+    #: Why the frame's own metadata (a photo's EXIF) could not be read; the pixels are kept, and flagged.
+    metadata_error: str | None = None
 
     @property
     def exposure_start_ns(self) -> int:
@@ -94,7 +96,8 @@ class Frame:
     def flags(self) -> tuple[str, ...]:
         """What capture knows is wrong with the frame (decisions add their own; see decide.frame_flags)."""
         return (*(("recovered",) if self.recovered else ()),
-                *(("undecodable",) if self.camera.decode_error is not None else ()))
+                *(("undecodable",) if self.camera.decode_error is not None else ()),
+                *(("metadata_unreadable",) if self.camera.metadata_error is not None else ()))
 
     def without_pixels(self) -> Frame:
         """The frame once its JPEG is on disk and its detections are known: the record, not the arrays."""

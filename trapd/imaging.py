@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import simplejpeg
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from trapd.frames import RGBImage
 
@@ -21,7 +22,20 @@ class UndecodableImage(ValueError):
     """A JPEG that cannot be turned into pixels; ``str()`` says why in words."""
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    rgb: RGBImage
+    #: Why the photo's EXIF could not be read (it is then taken as upright), or None. A frame whose
+    #: metadata is damaged is still a frame: kept, and flagged.
+    metadata_error: str | None = None
+
+
 def decode_jpeg(data: bytes, at_least: int | tuple[int, int] | None = None) -> RGBImage:
+    """The pixels of :func:`decode_photo`."""
+    return decode_photo(data, at_least).rgb
+
+
+def decode_photo(data: bytes, at_least: int | tuple[int, int] | None = None) -> Decoded:
     """Decode to upright RGB whatever the file holds: grayscale, CMYK or EXIF-rotated JPEGs.
 
     ``at_least``: decode only at a reduced size no smaller than this (a side, or a width and a
@@ -36,43 +50,56 @@ def decode_jpeg(data: bytes, at_least: int | tuple[int, int] | None = None) -> R
     if not data.startswith(JPEG_MAGIC):
         raise UndecodableImage("not a JPEG (no FFD8FF start-of-image marker)")
     wanted = (at_least, at_least) if isinstance(at_least, int) else at_least
-    plain = _decode_plain(data, wanted)
-    if plain is not None:
-        return plain
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data)) as image:  # the header only, for the EXIF orientation
+            orientation, metadata_error = _orientation(image)
+            if orientation == 1:
+                plain = _decode_plain(data, wanted)
+                if plain is not None:
+                    return Decoded(plain, metadata_error)
             if wanted is not None:
                 image.draft("RGB", wanted)
             image.load()
-            upright = ImageOps.exif_transpose(image) if _orientation(image) != 1 else image
+            upright = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
             rgb = upright.convert("RGB") if upright.mode != "RGB" else upright
-            return np.asarray(rgb, dtype=np.uint8)
+            return Decoded(np.asarray(rgb, dtype=np.uint8), metadata_error)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         # Pillow reports a truncated file as OSError("image file is truncated ..."), and a header
         # claiming gigapixels as DecompressionBombError: either way kept, flagged, never a crash.
         raise UndecodableImage(f"JPEG does not decode: {exc}") from None
 
 
+#: How to turn a photo upright for each EXIF orientation (done here, not by ImageOps.exif_transpose,
+#: which rewrites the EXIF it read and fails on the damaged EXIF real cards carry).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
 def _decode_plain(data: bytes, wanted: tuple[int, int] | None) -> RGBImage | None:
-    """libjpeg-turbo's decode of an upright YCbCr or grey JPEG; None for anything Pillow must handle."""
+    """libjpeg-turbo's decode of a YCbCr or grey JPEG; None for anything Pillow must handle."""
     try:
         height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
         if colorspace not in ("YCbCr", "Gray") or width * height > Image.MAX_IMAGE_PIXELS:
             return None
-        with Image.open(io.BytesIO(data)) as header:  # the EXIF orientation: Pillow reads the header only
-            if _orientation(header) != 1:
-                return None
         scale = _power_of_two_scale(width, height, wanted)
         decoded: RGBImage = simplejpeg.decode_jpeg(data, "RGB", min_width=-(-width // scale),
                                                    min_height=-(-height // scale))
         return decoded
-    except (ValueError, OSError, UnidentifiedImageError, SyntaxError):
+    except ValueError:
         return None  # truncated, damaged or odd: Pillow decodes it, or says why it cannot
 
 
-def _orientation(image: Image.Image) -> int:
-    orientation = image.getexif().get(ORIENTATION, 1)
-    return orientation if isinstance(orientation, int) else 1
+def _orientation(image: Image.Image) -> tuple[int, str | None]:
+    """The EXIF orientation (1: upright), and why it could not be read, if it could not."""
+    try:
+        orientation = image.getexif().get(ORIENTATION, 1)
+    except Exception as exc:
+        # Pillow's EXIF parser meets whatever a card holds and fails in many ways (struct.error,
+        # TypeError, AttributeError, ...). The pixels do not depend on it: they are kept, and this
+        # reason flags the frame.
+        return 1, f"EXIF does not read ({type(exc).__name__}: {str(exc)[:120]})"
+    return (orientation, None) if isinstance(orientation, int) and 1 <= orientation <= 8 else (1, None)
 
 
 def _power_of_two_scale(width: int, height: int, wanted: tuple[int, int] | None) -> int:

@@ -12,6 +12,7 @@ It is also how a researcher tunes thresholds on their own archive before a deplo
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image
 
 from trapd.config.model import TrapdConfig
 from trapd.decide import frame_flags
@@ -36,6 +37,8 @@ from trapd.hardware.replay import JPEG_SUFFIXES, jpeg_camera_frame
 from trapd.motion import thumbnail
 from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant, iso_utc
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,10 @@ def camera_time(path: Path, zone: ZoneInfo) -> datetime | None:
             if isinstance(offset, str) and offset.strip():
                 return datetime.fromisoformat(f"{taken.isoformat()}{offset.strip()}").astimezone(UTC)
             return taken.replace(tzinfo=zone).astimezone(UTC)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
-        pass  # no readable EXIF time
+    except Exception as exc:
+        # Pillow's EXIF parser fails in many ways on what cards hold (struct.error, TypeError, ...): the
+        # photo is still replayed, placed by its file's time.
+        log.debug("%s: no readable EXIF time (%s: %s)", path, type(exc).__name__, exc)
     return None
 
 

@@ -48,6 +48,7 @@ Counter = Literal[
     "detector_errors",
     "storage_errors",
     "spool_errors",
+    "metadata_errors",
 ]
 COUNTERS: tuple[Counter, ...] = get_args(Counter)
 

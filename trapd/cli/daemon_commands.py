@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, socket_path
 from trapd.config.model import TrapdConfig
 from trapd.control import request
-from trapd.errors import EX_OK, EX_UNHEALTHY, ConfigError
+from trapd.errors import EX_OK, EX_UNHEALTHY, UsageError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -16,7 +17,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trapd.service import run_until_signalled
 
     if args.images is not None and not args.fake:
-        raise ConfigError("--images only goes with --fake (set camera.type: replay in the config otherwise)")
+        raise UsageError("--images only goes with --fake (set camera.type: replay in the config otherwise)")
     def load() -> TrapdConfig:
         config = config_from_args(args)
         if args.fake:
@@ -56,7 +57,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
               f"{summary['frames_flagged']} flagged; stored in {summary['storage_root']}:")
         for event_dir in summary["event_dirs"]:
             print(f"  {event_dir}")
-    return EX_OK
+    code = daemon.exit_code()
+    if code != EX_OK:
+        print("trapd: the simulated trap failed (see the log above); what it captured before was stored",
+              file=sys.stderr)
+    return code
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

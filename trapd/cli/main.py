@@ -8,6 +8,7 @@ replay, eval) and ``model_commands.py``; ``common.py`` holds what they share.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from trapd.cli.model_commands import cmd_models_install, cmd_models_list, cmd_mo
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
 from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck
 from trapd.config.model import DEFAULT_CONFIG_PATH
-from trapd.errors import EX_USAGE, TrapdError
+from trapd.errors import EX_OK, EX_USAGE, TrapdError
 from trapd.log import setup_logging
 from trapd.memory import return_large_blocks
 
@@ -44,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `trapd status | head`: the reader has what it wanted. Nothing more is written, and the
+        # interpreter's own last flush of stdout must not fail again on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from trapd.cli.common import config_from_args
-from trapd.errors import EX_OK, EX_UNHEALTHY, ConfigError
+from trapd.errors import EX_OK, EX_UNHEALTHY, UsageError
 from trapd.storage.layout import state_dir
 
 
@@ -52,7 +52,7 @@ def cmd_fix_time(args: argparse.Namespace) -> int:
 
     root = config_from_args(args).storage.root
     if args.end < args.start:
-        raise ConfigError("--to is before --from; give the range in the order it happened")
+        raise UsageError("--to is before --from; give the range in the order it happened")
     with offline_catalog(root) as catalog:  # times must not change under a running daemon
         fixed = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
     print(f"{len(fixed)} events shifted by {args.offset:+g} s (sidecars, EXIF, catalog); "

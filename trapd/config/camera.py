@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from trapd.config.fields import Resolution, Section
+from trapd.config.fields import ExifText, Resolution, Section
 
 
 class CameraCommon(Section):
@@ -25,8 +25,8 @@ class CameraCommon(Section):
     pretrigger_interval_s: float = Field(
         0.25, gt=0.0, le=10.0, description="Spacing of the frames in the pre-trigger buffer."
     )
-    make: str = Field("Raspberry Pi", description="EXIF Make.", min_length=1, max_length=64)
-    model: str | None = Field(
+    make: ExifText = Field("Raspberry Pi", description="EXIF Make.")
+    model: ExifText | None = Field(
         None, description="EXIF Model; null uses the camera's own sensor name.", max_length=64
     )
 

@@ -16,63 +16,53 @@ from pydantic import BaseModel, ValidationError
 
 from trapd.backends import CAMERAS, DETECTORS
 from trapd.config.model import TrapdConfig
-from trapd.errors import ConfigError
+from trapd.config.yaml_reader import MAX_CONFIG_BYTES, read_yaml
+from trapd.errors import ConfigError, ConfigFileMissing
 
 
 def load_config(path: Path) -> TrapdConfig:
     """Read and validate a YAML config file; every problem becomes a :class:`ConfigError`."""
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:  # refused before it is read into memory
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 2**20} MB; a trapd config is a few "
+                              "kilobytes: is this the right file?")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found; pass --config FILE or create it") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileMissing(f"{path}: config file not found; pass --config FILE or create it") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     return parse_config(text, source=str(path))
 
 
 def parse_config(text: str, source: str = "<config>") -> TrapdConfig:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: YAML syntax error: {problem}; fix the file's indentation or quoting") from None
+    root, data = read_yaml(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a mapping of sections (deployment:, pir:, ...)")
-    duplicates = _duplicate_keys(root, source)
-    if duplicates:
-        raise ConfigError(duplicates)
     try:
         return TrapdConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, root, source)) from None
 
 
-def _duplicate_keys(node: yaml.Node | None, source: str, path: str = "") -> list[str]:
-    # PyYAML silently keeps the last of two equal keys; a config where that happens is a mistake.
-    problems: list[str] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            dotted = f"{path}.{key}" if path else key
-            if key in seen:
-                problems.append(f"{source}:{key_node.start_mark.line + 1}: {dotted}: key appears twice")
-            seen.add(key)
-            problems.extend(_duplicate_keys(value_node, source, dotted))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            problems.extend(_duplicate_keys(item, source, f"{path}[{index}]"))
-    return problems
+#: A file with more problems than this is most likely not a trapd config at all: say so, not every line.
+MAX_PROBLEMS_SAID = 20
 
 
 def _describe(exc: ValidationError, root: yaml.Node | None, source: str) -> list[str]:
+    errors = exc.errors(include_url=False)
+    lines = _problem_lines(errors[:MAX_PROBLEMS_SAID], root, source)
+    if len(errors) > MAX_PROBLEMS_SAID:
+        lines.append(f"{source}: and {len(errors) - MAX_PROBLEMS_SAID} more problems; is this the right file?")
+    return lines
+
+
+def _problem_lines(errors: list[Any], root: yaml.Node | None, source: str) -> list[str]:
     lines = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         if error["type"] == "union_tag_invalid":
             # Pydantic blames the whole section; the culprit is its `type` key.
             tags = str(error.get("ctx", {}).get("expected_tags", ""))

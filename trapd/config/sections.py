@@ -10,20 +10,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from trapd.config.fields import PathSetting, PinName, Section
+from trapd.config.fields import ExifText, PathSetting, PinName, PlainId, Section
 
 
 class DeploymentConfig(Section):
-    id: str = Field(
+    id: PlainId = Field(
         "trapd-dev",
         description="Camtrap DP deploymentID; names the storage folder and goes into every sidecar.",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
     )
-    camera_id: str = Field(
+    camera_id: ExifText = Field(
         "trapd-cam-1",
         description="Camtrap DP cameraID (serial or label of this unit); EXIF BodySerialNumber.",
-        min_length=1,
-        max_length=64,
     )
     timezone: str = Field(
         "UTC",
@@ -44,7 +41,7 @@ class DeploymentConfig(Section):
         False, description="Write the (rounded) site coordinates into each JPEG's EXIF. Off: photos travel."
     )
     coordinate_uncertainty_m: int | None = Field(None, ge=1, description="Camtrap DP coordinateUncertainty.")
-    location_id: str | None = Field(None, max_length=128, description="Camtrap DP locationID.")
+    location_id: PlainId | None = Field(None, description="Camtrap DP locationID.")
     location_name: str | None = Field(None, max_length=256, description="Camtrap DP locationName.")
     setup_by: str | None = Field(None, max_length=256, description="Camtrap DP setupBy: who set the trap up.")
     camera_height_m: float | None = Field(None, ge=0.0, le=100.0, description="Camtrap DP cameraHeight.")

@@ -22,16 +22,30 @@ Example (the shipped SSD MobileNet v1 card, abridged)::
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trapd.config.yaml_reader import MAX_CONFIG_BYTES, read_yaml
 from trapd.detect.base import CATEGORIES, Category
 from trapd.errors import ConfigError
 
 OutputFormat = Literal["ssd_postprocess", "yolov8", "classifier"]
+
+#: A file beside the card: no folder, no "..", nothing hidden. A card is input: one that names
+#: ``../../etc/x`` must not make `trapd models install` write there, or the detector read from there.
+_PLAIN_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+def _plain_file(name: str) -> str:
+    if not _PLAIN_FILE.match(name) or ".." in name:
+        raise ValueError(f"{name[:80]!r} is not a plain file name: it must sit beside the card, with no folder in it")
+    return name
+
+
+PlainFile = Annotated[str, AfterValidator(_plain_file)]
 
 #: Where the cards for the shared models live, inside the package.
 BUILTIN_CARDS_DIR = Path(__file__).with_name("cards")
@@ -62,12 +76,12 @@ class SsdOutputNames(_CardSection):
 class ModelCard(_CardSection):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="What config and commands call it.")
     version: str = Field("", description="Version of the weights, recorded as Camtrap DP classifiedBy.")
-    file: str = Field(description="Model file name, looked up beside the card.")
+    file: PlainFile = Field(description="Model file name, beside the card (no folders in it).")
     kind: Literal["detector", "classifier"]
     format: OutputFormat
     input: InputSpec
     outputs: SsdOutputNames | None = Field(None, description="ssd_postprocess only: tensor names.")
-    labels: str = Field(description="Labels file name, one label per line, beside the model.")
+    labels: PlainFile = Field(description="Labels file name, one label per line, beside the model.")
     label_offset: int = Field(0, ge=-1, le=10, description="label = labels[class_index + label_offset].")
     categories: dict[Category, list[str]] = Field(
         default_factory=dict, description="Detector labels that count as each MegaDetector category."
@@ -101,17 +115,18 @@ class ModelCard(_CardSection):
 
 def load_card(path: Path) -> ModelCard:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"model card {path} is larger than a model card can be; is this the right file?")
+        _, data = read_yaml(path.read_text(encoding="utf-8"), f"model card {path}", what="model card")
         return ModelCard.model_validate(data)
     except OSError as exc:
         raise ConfigError(f"model card {path} cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"model card {path} is not UTF-8 text; save it as UTF-8") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"model card {path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         problems = [
-            f"model card {path}: {'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
+            f"model card {path}: {'.'.join(str(p) for p in error['loc']) or '(top level)'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors(include_url=False)
         ]
         raise ConfigError(problems) from None

@@ -19,7 +19,7 @@ from trapd.config.fields import PathSetting
 from trapd.errors import DeviceError, InputError
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import FakeCamera, simulated_metadata
-from trapd.imaging import UndecodableImage, decode_jpeg, resize_rgb
+from trapd.imaging import UndecodableImage, decode_photo, resize_rgb
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,14 @@ def jpeg_camera_frame(path: Path, lores_size: tuple[int, int], exposure_ns: int,
     data = b""
     try:
         data = path.read_bytes()
-        main = decode_jpeg(data, at_least=at_least)
+        decoded = decode_photo(data, at_least=at_least)
     except (OSError, UndecodableImage) as exc:
         reason = f"cannot read {path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         return CameraFrame(None, None, simulated_metadata(None, exposure_ns), model, source_name=source_name,
                            original_jpeg=data or None, decode_error=reason)
-    lores = resize_rgb(main, lores_size)
-    return CameraFrame(main, lores, simulated_metadata(lores, exposure_ns), model, source_name=source_name)
+    lores = resize_rgb(decoded.rgb, lores_size)
+    return CameraFrame(decoded.rgb, lores, simulated_metadata(lores, exposure_ns), model, source_name=source_name,
+                       metadata_error=decoded.metadata_error)
 
 
 def _is_empty(path: Path) -> bool:

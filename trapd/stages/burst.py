@@ -81,6 +81,8 @@ class Burster:
     def _hand_on(self, captured: CameraFrame, event: OpenEvent, trigger: Trigger, burst: int, index: int, *,
                  pretrigger: bool) -> int:
         self._status.count("frames_captured")
+        if captured.metadata_error is not None:
+            self._status.count("metadata_errors")
         event_id = event.event_id
         frame = Frame(
             event_id=event_id,

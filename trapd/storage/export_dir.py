@@ -1,4 +1,5 @@
-"""Where an export may write: a new or empty folder outside the storage root, or a previous export of its own.
+"""Where an export may write: a new or empty folder outside the storage root, or a previous export of its own;
+a new or regular file for a one-file export.
 
 A package written into the storage root would be taken for event folders by the next start and
 quarantined; one written over another folder's files would mix two packages (or a person's files)
@@ -40,6 +41,16 @@ def claim_package_dir(out: Path, root: Path, *, force: bool) -> None:
         make_dirs_durable(target)
     except OSError as exc:
         raise StorageError(f"--out {out} cannot be created ({exc.strerror or exc})") from None
+
+
+def claim_output_file(out: Path) -> None:
+    """A file an export may replace: a new path, or a regular file; never a folder, a link or a device
+    (renaming over /dev/null as root would replace it)."""
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise StorageError(f"--out {out} is not a regular file (a folder, a link or a device); give the path of "
+                           "a new file")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise StorageError(f"--out {out}: {out.parent} is not a folder; give the path of a new file")
 
 
 def record_package(out: Path, files: list[Path]) -> None:

@@ -68,6 +68,7 @@ class FrameRecord(_Record):
     camera_model: str
     source_name: str | None
     decode_error: str | None
+    metadata_error: str | None = None
     boot_id: str | None
 
     @classmethod
@@ -79,12 +80,12 @@ class FrameRecord(_Record):
                                         for t in frame.event_triggers),
                    captured=InstantRecord.of(frame.captured), handed_ns=frame.handed_ns, metadata=camera.metadata,
                    camera_model=camera.camera_model, source_name=camera.source_name,
-                   decode_error=camera.decode_error, boot_id=boot)
+                   decode_error=camera.decode_error, metadata_error=camera.metadata_error, boot_id=boot)
 
     def frame(self, stored_at: Path) -> Frame:
         """The frame again, without its pixels, flagged as recovered."""
         camera = CameraFrame(None, None, self.metadata, self.camera_model, source_name=self.source_name,
-                             decode_error=self.decode_error)
+                             decode_error=self.decode_error, metadata_error=self.metadata_error)
         return Frame(self.event_id, self.index, self.burst, self.trigger.trigger(), self.captured.instant(), camera,
                      pretrigger=self.pretrigger, handed_ns=self.handed_ns,
                      event_triggers=tuple(t.trigger() for t in self.event_triggers), stored_at=stored_at,

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from trapd import __version__
+from trapd.errors import StorageError
 from trapd.files import make_dirs_durable, write_atomic
+from trapd.storage.export_dir import claim_output_file
 from trapd.storage.layout import catalog_name, frame_path
 from trapd.storage.sidecar import read_sidecars
 
@@ -63,7 +65,11 @@ def megadetector_json(root: Path) -> tuple[dict[str, Any], int]:
 
 def export_megadetector(root: Path, out: Path) -> tuple[int, int]:
     """Write the JSON atomically; returns how many images it lists, and how many missing files it left out."""
+    claim_output_file(out)
     document, missing = megadetector_json(root)
-    make_dirs_durable(out.parent.resolve())
+    try:
+        make_dirs_durable(out.parent.resolve())
+    except OSError as exc:
+        raise StorageError(f"--out {out}: its folder cannot be created ({exc.strerror or exc})") from None
     write_atomic(out, (json.dumps(document, indent=1) + "\n").encode())
     return len(document["images"]), missing

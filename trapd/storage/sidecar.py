@@ -122,6 +122,7 @@ class FrameEntry(_Entry):
     trigger_to_handoff_ms: float | None = None
     source: str | None = None
     decode_error: str | None = None
+    metadata_error: str | None = None
     metadata: dict[str, MetadataValue]
     detector_status: DetectionStatus
     detector_reason: str = ""
@@ -184,7 +185,7 @@ class Sidecar(_Entry):
         if not self.time_fixes:
             del data["time_fixes"]
         for frame in data["frames"]:
-            for optional in ("overwritten", "removed"):
+            for optional in ("overwritten", "removed", "metadata_error"):
                 if frame[optional] is None:
                     del frame[optional]
             for detection in frame["detections"]:
