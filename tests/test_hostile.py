@@ -125,3 +125,28 @@ def test_a_closed_stdout_ends_a_command_quietly(tmp_path: Path) -> None:
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_the_daemon_listens_on_no_network_and_its_socket_is_for_its_group(tmp_path: Path) -> None:
+    """Read from the running daemon's own file descriptors: no TCP or UDP socket of any kind."""
+    from functools import partial
+
+    from tests.conftest import spawn_trapd, wait_until, write_config
+
+    config = write_config(tmp_path / "c.yaml", tmp_path / "store")
+    daemon = spawn_trapd("run", "--fake", "--config", str(config))
+    try:
+        wait_until(partial(lambda: trapd_cli("status", "--config", str(config)).returncode in (0, 1)),
+                   what="the daemon to answer")
+        inodes = {os.readlink(f"/proc/{daemon.pid}/fd/{fd}")[len("socket:["):-1]
+                  for fd in os.listdir(f"/proc/{daemon.pid}/fd")
+                  if os.readlink(f"/proc/{daemon.pid}/fd/{fd}").startswith("socket:[")}
+        assert inodes, "it has its control socket at least"
+        for table in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6"):
+            rows = Path(f"/proc/{daemon.pid}/net/{table}").read_text().splitlines()[1:]
+            assert not inodes & {row.split()[9] for row in rows}, f"a {table} socket is open"
+        mode = stat.S_IMODE((tmp_path / "store" / ".trapd" / "control.sock").stat().st_mode)
+        assert mode == 0o660
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)

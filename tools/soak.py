@@ -20,6 +20,7 @@ says so and measures nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -88,18 +89,16 @@ class Sampler(threading.Thread):
 def scenario(name: str, minutes: float, project: Path, photos: Path, work: Path, extra: str = "") -> dict[str, Any]:
     sys.path.insert(0, str(project))
     from trapd.control import request  # the project's own client, old or new
+    from trapd.errors import TrapdError
 
     root = work / name
     config = work / f"{name}.yaml"
     holdoff = "pir:\n  holdoff_s: 0\n" if name == "storm" else ""
     config.write_text(f"storage:\n  root: {root}\n  reserve_mb: 0\n{holdoff}{extra}")
-    env = {**os.environ, "TRAPD_MODELS_DIR": str(SHARED / "models")}
-    daemon = subprocess.Popen([sys.executable, "-m", "trapd", "run", "--fake", "--images", str(photos), "--config",
-                               str(config)], cwd=project, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    daemon = start_fake_trap(project, photos, config)
     socket_path = root / ".trapd" / "control.sock"
     try:
-        status = _wait_for(lambda: request(socket_path, "status"), 60)
+        status = wait_for(lambda: request(socket_path, "status"), 60)
         time.sleep(5.0)  # settle: imports done, model loaded, armed
         baseline = _rss_kb(daemon.pid, "VmRSS") / 1024
         sampler = Sampler(daemon.pid)
@@ -107,7 +106,11 @@ def scenario(name: str, minutes: float, project: Path, photos: Path, work: Path,
         interval_s = 2.5 if name == "linger" else 1 / 50
         fired, started = 0, time.monotonic()
         while time.monotonic() - started < minutes * 60:
-            request(socket_path, "trigger")
+            if daemon.poll() is not None:
+                tail = config.with_suffix(".log").read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"trapd exited with {daemon.returncode} during the {name}:\n" + "\n".join(tail))
+            with contextlib.suppress(TrapdError):  # a dropped trigger, or a dead daemon the next round reports
+                request(socket_path, "trigger")
             fired += 1
             time.sleep(max(0.0, started + fired * interval_s - time.monotonic()))
         status = _drained(request, socket_path)
@@ -129,7 +132,17 @@ def scenario(name: str, minutes: float, project: Path, photos: Path, work: Path,
     }
 
 
-def _wait_for(call: Any, timeout_s: float) -> Any:
+def start_fake_trap(project: Path, photos: Path, config: Path) -> subprocess.Popen[bytes]:
+    """`trapd run --fake` of ``project`` on these photos, with the shared models on its search path; its log
+    goes to ``<config>.log`` beside the config."""
+    env = {**os.environ, "TRAPD_MODELS_DIR": str(SHARED / "models")}
+    with config.with_suffix(".log").open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "trapd", "run", "--fake", "--images", str(photos), "--config",
+                                 str(config)], cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def wait_for(call: Any, timeout_s: float) -> Any:
+    """``call()``'s result once it stops raising (a daemon starting up), or its last error after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:

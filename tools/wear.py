@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
-from soak import SHARED, prepare_photos  # noqa: E402
+from soak import SHARED, prepare_photos, start_fake_trap, wait_for  # noqa: E402
 
 DISCARD_ALL = ("detector:\n  type: tflite\ndecision:\n  unsure_margin: 0\n  audit_fraction: 0\n"
                "  thresholds: {animal: 1.0, person: 1.0, vehicle: 1.0}\n")
@@ -51,21 +50,10 @@ def run(kind: str, events: int, project: Path, photos: Path, work: Path) -> dict
     config = work / f"{kind}.yaml"
     config.write_text(f"storage:\n  root: {root}\n  reserve_mb: 0\nevent:\n  gap_s: 0.5\n"
                       + (KEEP_ALL if kind == "kept" else DISCARD_ALL))
-    env = {**os.environ, "TRAPD_MODELS_DIR": str(SHARED / "models")}
-    daemon = subprocess.Popen([sys.executable, "-m", "trapd", "run", "--fake", "--images", str(photos), "--config",
-                               str(config)], cwd=project, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    daemon = start_fake_trap(project, photos, config)
     socket_path = root / ".trapd" / "control.sock"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                request(socket_path, "status")
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_for(lambda: request(socket_path, "status"), 60)
         time.sleep(2.0)
         os.sync()
         before = write_bytes(daemon.pid)
