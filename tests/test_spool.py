@@ -217,3 +217,23 @@ def test_enospc_on_the_rename_into_the_event_folder_is_retried(tmp_path: Path, m
     assert refused and len(stored.files) == 3
     assert daemon.status.counts()["storage_errors"] == 0
     assert_card_is_sound(tmp_path)
+
+
+def test_a_wind_storm_event_keeps_each_frames_record_small(tmp_path: Path) -> None:
+    """A 50 edges/s storm put 3,000 triggers in one event, and its frames' records burst the XMP (exit 70)."""
+    from trapd.event import TRIGGERS_PER_FRAME, recorded_triggers
+
+    config = make_config(tmp_path)
+    event = OpenEvent.opened_by(Trigger(Instant.now(), "pir"))
+    event.triggers.extend(Trigger(Instant.now(), "pir") for _ in range(3000))
+    camera = SyntheticCamera((160, 120), (80, 60))
+    captured = camera.capture()
+    frame = Frame(event.event_id, 0, 0, event.triggers[-1], event.triggers[-1].at, captured,
+                  event_triggers=recorded_triggers(event))
+    data = FrameEncoder(config).encode(frame)
+    assert data is not None
+    path = tmp_path / "frame.jpg"
+    path.write_bytes(data)
+    record = read_record(path)
+    assert record is not None and len(record.event_triggers) == TRIGGERS_PER_FRAME
+    assert record.event_triggers[0].trigger() == event.triggers[0], "the first trigger: when the event began"

@@ -38,6 +38,19 @@ def new_event_id(at: Instant) -> str:
     return f"{stamp}.{at.utc.microsecond // 1000:03d}Z-{secrets.token_hex(2)}"
 
 
+#: Triggers each frame carries of its event, for recovery: the first, and the latest before it. A wind
+#: storm adds hundreds a minute to one event; every one is in its sidecar, but a frame's own record stays small.
+TRIGGERS_PER_FRAME = 32
+
+
+def recorded_triggers(event: OpenEvent) -> tuple[Trigger, ...]:
+    """The event's triggers a frame carries: the first, and the latest up to :data:`TRIGGERS_PER_FRAME`."""
+    triggers = event.triggers
+    if len(triggers) <= TRIGGERS_PER_FRAME:
+        return tuple(triggers)
+    return (triggers[0], *triggers[-(TRIGGERS_PER_FRAME - 1):])
+
+
 def capture_method_of(triggers: Sequence[Trigger]) -> CaptureMethod:
     """Camtrap DP captureMethod: what made the camera fire."""
     return "timeLapse" if triggers and triggers[0].source == "timelapse" else "activityDetection"

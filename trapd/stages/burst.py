@@ -13,7 +13,7 @@ import time
 
 from trapd.config.model import TrapdConfig
 from trapd.errors import DeviceError
-from trapd.event import OpenEvent
+from trapd.event import OpenEvent, recorded_triggers
 from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator
@@ -93,7 +93,7 @@ class Burster:
             camera=captured,
             pretrigger=pretrigger,
             handed_ns=time.monotonic_ns(),
-            event_triggers=tuple(event.triggers),
+            event_triggers=recorded_triggers(event),
         )
         self._note_backpressure()
         self._frames.put(frame)

@@ -29,6 +29,9 @@ from trapd.timebase import Instant, boot_id, iso_utc, parse_utc
 
 log = logging.getLogger(__name__)
 
+#: An APP1 segment holds 65,533 bytes, less the XMP identifier.
+MAX_XMP_BYTES = 65_533 - 29
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -135,5 +138,9 @@ class FrameEncoder:
             gps=self._gps,
         ))
         keywords = ["trapd", self._deployment_id, *frame.flags]
-        record = FrameRecord.of(frame, self._boot).model_dump_json()
-        return encode_jpeg(camera.main, self._quality, exif, xmp_keywords(keywords, record))
+        xmp = xmp_keywords(keywords, FrameRecord.of(frame, self._boot).model_dump_json())
+        if len(xmp) > MAX_XMP_BYTES:  # bounded by design (recorded_triggers); never a reason to lose the frame
+            log.error("event %s frame %d: its record is %d bytes, too large for XMP; written without it",
+                      frame.event_id, frame.index, len(xmp))
+            xmp = xmp_keywords(keywords)
+        return encode_jpeg(camera.main, self._quality, exif, xmp)
