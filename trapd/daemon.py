@@ -31,20 +31,21 @@ from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pir import PirSensor
 from trapd.notify import SystemdNotifier
-from trapd.periodic import timelapse, watchdog_heartbeat
+from trapd.periodic import Every, ScheduleWatch, timelapse, watchdog_heartbeat
 from trapd.pipeline import Pipeline
 from trapd.replay import lores_size_for
 from trapd.schedule import Clock, Schedule, utc_now
 from trapd.stages.store import EventStoredHook
 from trapd.status import Status, status_line
 from trapd.storage.catalog import catalog_unless_full
+from trapd.storage.effort import ALIVE_EVERY_S, EffortLog
 from trapd.storage.layout import STATUS_NAME, lock_path, state_dir
 from trapd.storage.lock import StorageLock
 from trapd.storage.reconcile import reconcile
 from trapd.storage.recover import recover
 from trapd.storage.space import ensure_ballast, free_mb_beyond, release_ballast_if_brim_full
 from trapd.storage.writer import EventWriter, StoredEvent
-from trapd.timebase import Instant
+from trapd.timebase import Instant, boot_id
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ class Daemon:
         else:
             resources.callback(catalog.close)
             writer.catalog = catalog
+        self._effort = EffortLog(root, self.config.deployment.id, boot_id(), catalog)
         self.status.path = state_dir(root) / STATUS_NAME
         self.status.on_change = lambda snapshot: self._notifier.status(status_line(snapshot))
         return writer
@@ -197,13 +199,14 @@ class Daemon:
     def _wire(self, writer: EventWriter, camera: Camera, detector: Detector, devices: _Gpio) -> Pipeline:
         """The pipeline, between the devices and the storage; nothing is armed yet."""
         config = self.config
-        schedule = Schedule(config.schedule, ZoneInfo(config.deployment.timezone), config.deployment.latitude,
-                            config.deployment.longitude, clock=self._clock)
+        self._schedule = Schedule(config.schedule, ZoneInfo(config.deployment.timezone), config.deployment.latitude,
+                                  config.deployment.longitude, clock=self._clock)
         pipeline = Pipeline(
             config, camera, detector, writer, self.status,
-            illuminator=devices.illuminator, status_led=devices.status_led, schedule=schedule,
+            illuminator=devices.illuminator, status_led=devices.status_led, schedule=self._schedule,
             motion_still_active=lambda: devices.pir.is_active,
             on_event_stored=self._event_stored, on_failure=lambda _exc: self.stop_requested.set(),
+            on_full=self._effort.set_full,
         )
         self._pipeline = pipeline
         return pipeline
@@ -212,6 +215,7 @@ class Daemon:
              pir: PirSensor) -> None:
         """Start everything downstream of the PIR, then arm it, then tell systemd."""
         config = self.config
+        self._effort.start()
         pipeline.start()
         resources.callback(pipeline.stop)
         control = ControlServer(
@@ -221,6 +225,7 @@ class Daemon:
         control.start()
         resources.callback(control.close)
         pir.arm()
+        self._record_effort(resources)
         if config.schedule.timelapse_interval_s:
             captures = timelapse(pipeline, config.schedule.timelapse_interval_s)
             captures.start()
@@ -234,6 +239,19 @@ class Daemon:
             resources.callback(heartbeat.stop)
         log.info("trapd %s armed: PIR on %s, camera %s, detector %s, storage %s", __version__,
                  pir.pin_name, self.status.info["camera"], self.status.info["detector"], writer.root)
+
+    def _record_effort(self, resources: contextlib.ExitStack) -> None:
+        """From the moment the PIR is armed: the effort periods, as they happen (trapd/storage/effort.py)."""
+        effort = self._effort
+        effort.armed()
+        resources.callback(effort.stop)
+        if self.config.schedule.active != "always":
+            watch = ScheduleWatch(self._schedule, effort.set_paused)
+            watch.start()
+            resources.callback(watch.stop)
+        alive = Every(ALIVE_EVERY_S, effort.alive, "trapd-alive")
+        alive.start()
+        resources.callback(alive.stop)
 
     def stop(self, *, reloading: bool = False) -> None:
         """Disarm, finish the open event, store everything captured, release every device. Idempotent."""

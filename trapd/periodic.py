@@ -10,6 +10,7 @@ from collections.abc import Callable
 from trapd.frames import Trigger
 from trapd.notify import SystemdNotifier
 from trapd.pipeline import Pipeline
+from trapd.schedule import Schedule
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
@@ -69,3 +70,34 @@ def watchdog_heartbeat(pipeline: Pipeline, notifier: SystemdNotifier) -> Every:
 
     notifier.watchdog()  # armed and healthy now: the first period starts clean
     return Every(interval_s, beat, "trapd-watchdog")
+
+
+class ScheduleWatch:
+    """Tells the effort log when the schedule opens and closes, as it happens: asleep until the next change."""
+
+    def __init__(self, schedule: Schedule, on_paused: Callable[[bool], None]) -> None:
+        self._schedule = schedule
+        self._on_paused = on_paused
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trapd-schedule", daemon=True)
+
+    def start(self) -> None:
+        self._on_paused(not self._schedule.open_at(self._schedule.now()))
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            now = self._schedule.now()
+            change = self._schedule.next_change(now)
+            wait_s = (change - now).total_seconds() + 1.0 if change is not None else 86_400.0
+            if self._stopped.wait(wait_s):
+                return
+            try:
+                self._on_paused(not self._schedule.open_at(self._schedule.now()))
+            except Exception:
+                log.exception("the schedule could not be checked; trying again at its next change")

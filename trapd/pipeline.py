@@ -80,6 +80,7 @@ class Pipeline:
         schedule: Schedule | None = None,
         on_event_stored: EventStoredHook | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
+        on_full: Callable[[bool], None] | None = None,
     ) -> None:
         self._camera = camera
         self._status = status
@@ -106,7 +107,8 @@ class Pipeline:
             else None
         )
         self.space = FreeSpace(writer.root, config.storage, status, writer.catalog, request_room=self._request_room,
-                               burst_frames=config.burst.frames, frame_bytes_guess=frame_bytes_guess(config))
+                               burst_frames=config.burst.frames, frame_bytes_guess=frame_bytes_guess(config),
+                               on_full=on_full)
         burster = Burster(config, camera, camera_lock, status, self._captured, self._stopping,
                           illuminator=illuminator, pretrigger=self._pretrigger, schedule=schedule)
         capture = CaptureStage(config, camera, status, self.space, burster, triggers=self._triggers,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from trapd.config.sections import ScheduleConfig
 from trapd.frames import Trigger
@@ -65,18 +65,47 @@ class Schedule:
         self._longitude = longitude
         self._clock = clock
 
-    def is_night(self) -> bool | None:
-        """Whether the sun is down at the site now; None without coordinates."""
+    def is_night(self, moment: datetime | None = None) -> bool | None:
+        """Whether the sun is down at the site (now, or at ``moment``); None without coordinates."""
         if self._latitude is None or self._longitude is None:
             return None
-        return not is_daylight(self._clock(), self._latitude, self._longitude)
+        return not is_daylight(moment or self._clock(), self._latitude, self._longitude)
 
     def takes(self, trigger: Trigger) -> bool:
         """Whether this trigger falls in the operating hours. Manual and time-lapse ones always do."""
-        if trigger.source in ("manual", "timelapse") or self._config.active == "always":
+        return trigger.source in ("manual", "timelapse") or self.open_at(self._clock())
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def open_at(self, moment: datetime) -> bool:
+        """Whether PIR triggers are taken at ``moment``."""
+        if self._config.active == "always":
             return True
         if self._config.active == "hours":
             start, end = self._config.hours_window()
-            return within_hours(self._clock(), start, end, self._zone)
-        night = self.is_night()
+            return within_hours(moment, start, end, self._zone)
+        night = self.is_night(moment)
         return night is True if self._config.active == "night" else night is False
+
+    def next_change(self, after: datetime) -> datetime | None:
+        """When PIR triggers are next taken or refused, if that happens in the next two days (to the second).
+
+        Found by stepping ten minutes at a time and then halving the step where the answer flips:
+        the sun's times have no closed form here, and a schedule can have no change for days (the
+        midnight sun)."""
+        if self._config.active == "always":
+            return None
+        state = self.open_at(after)
+        step = timedelta(minutes=10)
+        moment = after
+        while moment - after < timedelta(days=2):
+            ahead = moment + step
+            if self.open_at(ahead) != state:
+                low, high = moment, ahead
+                while high - low > timedelta(seconds=1):
+                    middle = low + (high - low) / 2
+                    low, high = (middle, high) if self.open_at(middle) == state else (low, middle)
+                return high
+            moment = ahead
+        return None

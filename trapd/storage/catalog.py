@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from trapd.errors import InputError, StorageError
 from trapd.files import make_dirs_durable
 from trapd.storage.layout import BRIM_FULL_BYTES, catalog_name, catalog_path, frame_path, lock_path, state_dir
 from trapd.storage.lock import StorageLock
 from trapd.storage.sidecar import Sidecar
+from trapd.timebase import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ CREATE TABLE IF NOT EXISTS detections (
     category TEXT NOT NULL, label TEXT NOT NULL, score REAL NOT NULL,
     x REAL NOT NULL, y REAL NOT NULL, width REAL NOT NULL, height REAL NOT NULL,
     PRIMARY KEY (media_id, number)
+);
+CREATE TABLE IF NOT EXISTS effort (
+    utc TEXT NOT NULL, deployment_id TEXT NOT NULL, mark TEXT NOT NULL, boot_id TEXT,
+    PRIMARY KEY (utc, deployment_id, mark)
 );
 """
 
@@ -79,9 +86,25 @@ def catalog_unless_full(root: Path) -> Catalog | None:
         return None
 
 
+class EffortEntry(Protocol):
+    """An effort mark, as trapd/storage/effort.py records it."""
+
+    @property
+    def utc(self) -> datetime: ...
+    @property
+    def deployment_id(self) -> str: ...
+    @property
+    def mark(self) -> str: ...
+    @property
+    def boot_id(self) -> str | None: ...
+
+
 class Catalog:
+    """The index. Thread-safe: the store stage writes events while other threads record effort."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock = threading.RLock()
         make_dirs_durable(state_dir(root))
         self._db = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False)
         try:
@@ -122,12 +145,22 @@ class Catalog:
                     self._db.execute("INSERT INTO detections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                      (media_id, number, d.category, d.label, d.score, *d.bbox))
 
+    def add_effort(self, marks: Iterable[EffortEntry]) -> None:
+        """Index effort marks (trapd/storage/effort.py); a mark already indexed is left as it is."""
+        with self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO effort VALUES (?, ?, ?, ?)",
+                                 [(iso_utc(m.utc), m.deployment_id, m.mark, m.boot_id) for m in marks])
+
     def indexed_events(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT event_id FROM events")}
+        return {row[0] for row in self._rows("SELECT event_id FROM events")}
+
+    def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
 
     def event_folders(self) -> list[tuple[str, str]]:
         """(event id, folder relative to the root) of every indexed event."""
-        return list(self._db.execute("SELECT event_id, folder FROM events"))
+        return self._rows("SELECT event_id, folder FROM events")
 
     def drop_events(self, event_ids: list[str]) -> None:
         """Forget events, with their media and detections."""
@@ -135,11 +168,10 @@ class Catalog:
             self._db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in event_ids])
 
     def media_files(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT file FROM media")]
+        return [row[0] for row in self._rows("SELECT file FROM media")]
 
     def counts(self) -> dict[str, int]:
-        return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                for table in ("events", "media", "detections")}
+        return {table: self._rows(f"SELECT COUNT(*) FROM {table}")[0][0] for table in ("events", "media", "detections")}
 
     def expendable_media(self, tier: str, limit: int) -> list[tuple[str, str]]:
         """(event folder, media file) that ``storage.when_full: overwrite`` may delete in this tier, oldest first.
@@ -156,24 +188,32 @@ class Catalog:
                           "AND (d.media_id IS NOT NULL OR k.reason LIKE 'second opinion:%'))",
             "detected": "m.audit = 0",
         }[tier]
-        return list(self._db.execute(
-            f"SELECT e.folder, m.file FROM media m JOIN events e USING (event_id) WHERE {where} "
-            "ORDER BY m.capture_utc, m.file LIMIT ?", (limit,)))
+        return self._rows(f"SELECT e.folder, m.file FROM media m JOIN events e USING (event_id) WHERE {where} "
+                          "ORDER BY m.capture_utc, m.file LIMIT ?", (limit,))
 
     def drop_media(self, files: list[str]) -> None:
         with self._transaction():
             self._db.executemany("DELETE FROM media WHERE file = ?", [(f,) for f in files])
 
     def _transaction(self) -> Any:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()

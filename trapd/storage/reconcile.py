@@ -34,6 +34,7 @@ from typing import Any
 
 from trapd.files import TMP_SUFFIX, fsync_dir, make_dirs_durable, write_atomic
 from trapd.storage.catalog import Catalog
+from trapd.storage.effort import read_marks
 from trapd.storage.layout import (
     SIDECAR_NAME,
     audit_folders,
@@ -99,6 +100,7 @@ def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
     if gone_events:
         catalog.drop_events(gone_events)
         report.dropped_events.extend(gone_events)
+    catalog.add_effort(read_marks(root))  # the effort file is the truth; the index catches up with it
     missing = [f for f in catalog.media_files() if not (root / f).is_file()]
     if missing:
         catalog.drop_media(missing)

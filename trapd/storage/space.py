@@ -92,13 +92,14 @@ def ensure_ballast(root: Path, ballast_mb: int, room_left_mb: Callable[[], float
 class FreeSpace:
     def __init__(self, root: Path, config: StorageConfig, status: Status, catalog: Catalog | None, *,
                  request_room: Callable[[], None] | None = None, burst_frames: int = 1,
-                 frame_bytes_guess: int = FRAME_BYTES_GUESS) -> None:
+                 frame_bytes_guess: int = FRAME_BYTES_GUESS, on_full: Callable[[bool], None] | None = None) -> None:
         """``request_room``: how a refused trigger gets the store stage to make room (overwrite only).
         ``burst_frames`` and ``frame_bytes_guess`` size the room a resumed trap must have for one burst."""
         self.root = root
         self._config = config
         self._status = status
         self._request_room = request_room
+        self._on_full = on_full
         self._burst_frames = burst_frames
         self._largest_frame_bytes = frame_bytes_guess  # spool stage writes, capture stage reads
         # storage.when_full: overwrite, where there is a catalog to choose by (a brim-full card
@@ -151,6 +152,8 @@ class FreeSpace:
                 self._full = False
                 log.info("storage has room again: capturing")
                 self._status.set_state("armed")
+                if self._on_full is not None:
+                    self._on_full(False)
             return True
         self._status.count("triggers_storage_full")
         self._say_full()
@@ -172,6 +175,8 @@ class FreeSpace:
                       "freed; the trap keeps running", self.root)
             self._status.warn("storage reached its reserve: capture stopped (FULL)")
             self._status.set_state("full")
+            if self._on_full is not None:
+                self._on_full(True)
 
     def make_room(self) -> None:
         """With ``storage.when_full: overwrite``: below ``overwrite_free_mb`` of room, delete old expendable frames."""
