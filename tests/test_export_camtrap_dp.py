@@ -75,7 +75,8 @@ def test_the_validator_catches_a_broken_package(tmp_path: Path, site_config: Pat
     assert any("'project' is a required property" in e for e in errors)
 
 
-def test_without_coordinates_the_export_says_what_is_missing(tmp_path: Path) -> None:
+def test_without_coordinates_the_export_says_what_is_missing(tmp_path: Path, mock_factory: MockFactory) -> None:
+    run_one_event(make_config(tmp_path / "store"), mock_factory)  # a trap set up without its site
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(config_data(tmp_path / "store")))
     result = trapd_cli("export", "camtrap-dp", "--config", str(config), "--out", str(tmp_path / "p"))
@@ -116,7 +117,11 @@ def test_a_card_from_two_sites_exports_each_deployment_with_its_own_times(
     run_one_event(first, mock_factory)
     time.sleep(1.1)  # exports stamp whole seconds: the second site's events must fall in a later one
     run_one_event(make_config(tmp_path / "card", deployment={**site, "id": "ridge-2"}), mock_factory)
-    export_camtrap_dp(first, tmp_path / "package")
-    [deployment] = csv.DictReader((tmp_path / "package" / "deployments.csv").open())
+    export_camtrap_dp(first, tmp_path / "package")  # the config names ridge-1; the card holds both
+    ridge_1, ridge_2 = csv.DictReader((tmp_path / "package" / "deployments.csv").open())
+    assert (ridge_1["deploymentID"], ridge_2["deploymentID"]) == ("ridge-1", "ridge-2"), "none dropped"
     [(_, sidecar)] = [(f, s) for f, s in read_sidecars(tmp_path / "card") if s.deployment_id == "ridge-1"]
-    assert deployment["deploymentEnd"].startswith(sidecar.end_utc[:19]), "not the later site's last event"
+    assert ridge_1["deploymentStart"][:19] <= sidecar.start_utc[:19], "the trap was running before its event"
+    assert ridge_1["deploymentEnd"] < ridge_2["deploymentStart"], "each deployment its own times"
+    media = list(csv.DictReader((tmp_path / "package" / "media.csv").open()))
+    assert {m["deploymentID"] for m in media} == {"ridge-1", "ridge-2"}

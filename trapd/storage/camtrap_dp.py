@@ -24,6 +24,7 @@ from trapd.config.model import TrapdConfig
 from trapd.decide import keep_floor
 from trapd.errors import ConfigError
 from trapd.files import make_dirs_durable, write_atomic
+from trapd.storage.effort import periods, read_marks
 from trapd.storage.export_dir import claim_package_dir, record_package
 from trapd.storage.layout import catalog_name, frame_path
 from trapd.storage.sidecar import DetectionEntry, Sidecar, read_sidecars
@@ -63,45 +64,89 @@ def _keeps(detection: DetectionEntry, sidecar: Sidecar) -> bool:
 
 
 def export_camtrap_dp(config: TrapdConfig, out: Path, *, force: bool = False) -> dict[str, int]:
-    """Write the package; returns the rows of each table, and ``missing``: frames a sidecar names that are gone."""
-    deployment = config.deployment
-    site = deployment.rounded_site()
-    if site is None:
-        raise ConfigError("Camtrap DP needs the site: set deployment.latitude and deployment.longitude "
-                          "(exports round them to deployment.coordinate_precision)")
-    zone = ZoneInfo(deployment.timezone)
+    """Write the package; returns the rows of each table, and ``missing``: frames a sidecar names that are gone.
+
+    Every deployment found in the storage is exported (a card moved between sites holds several),
+    each placed by the site its events recorded, and spanning the time its trap was running
+    (trapd/storage/effort.py), not just its first and last event.
+    """
     root = config.storage.root
-    # This deployment's events only: a card moved between sites holds others, with their own times.
-    events = [(folder, s) for folder, s in read_sidecars(root) if s.deployment_id == deployment.id]
+    by_deployment: dict[str, list[tuple[Path, Sidecar]]] = {config.deployment.id: []}
+    for folder, sidecar in read_sidecars(root):
+        by_deployment.setdefault(sidecar.deployment_id, []).append((folder, sidecar))
+    if len(by_deployment) > 1 and not by_deployment[config.deployment.id]:
+        del by_deployment[config.deployment.id]  # the config names a site this card never saw
+    spans = _running_spans(root)
     claim_package_dir(out, root, force=force)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     placed: list[Path] = []
     missing = 0
-    for folder, sidecar in events:
-        missing += _event_rows(root, out, folder, sidecar, zone, rows, placed)
-    first_utc = min((s.start_utc for _, s in events), default=None)
-    last_utc = max((s.end_utc for _, s in events), default=None)
+    sites: list[tuple[float, float]] = []
+    period: list[datetime] = []
+    for deployment_id, events in by_deployment.items():
+        site = _site_of(deployment_id, events, config)
+        zone = ZoneInfo(events[-1][1].timezone if events else config.deployment.timezone)
+        for folder, sidecar in events:
+            missing += _event_rows(root, out, folder, sidecar, ZoneInfo(sidecar.timezone), rows, placed)
+        start, end = _span(deployment_id, events, spans)
+        rows["deployments"].append(_deployment_row(config, deployment_id, events, site, start.astimezone(zone),
+                                                   end.astimezone(zone)))
+        sites.append(site)
+        period += [start, end]
     now = datetime.now(UTC).replace(microsecond=0)
-    start = _stamp(first_utc, zone) if first_utc else now.astimezone(zone).isoformat()
-    end = _stamp(last_utc, zone) if last_utc else start
-    rows["deployments"].append(_deployment_row(config, site, start, end))
     for name, fields in TABLES.items():
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n", extrasaction="raise", restval="")
         writer.writeheader()
         writer.writerows(rows[name])
         write_atomic(out / f"{name}.csv", buffer.getvalue().encode())
-    package = _descriptor(config, rows, site, now, start, end)
+    package = _descriptor(config, rows, sites, now, min(period), max(period))
     write_atomic(out / "datapackage.json", (json.dumps(package, indent=2) + "\n").encode())
     record_package(out, [*placed, *(out / f"{name}.csv" for name in TABLES), out / "datapackage.json"])
     return {**{name: len(table) for name, table in rows.items()}, "missing": missing}
 
 
-def _descriptor(config: TrapdConfig, rows: dict[str, list[dict[str, Any]]], site: tuple[float, float],
-                now: datetime, start: str, end: str) -> dict[str, Any]:
+def _running_spans(root: Path) -> dict[str, tuple[datetime, datetime]]:
+    """Each deployment's first and last moment its trap was running, from the effort it recorded."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for period in periods(read_marks(root)):
+        first, last = spans.get(period.deployment_id, (period.start, period.end))
+        spans[period.deployment_id] = (min(first, period.start), max(last, period.end))
+    return spans
+
+
+def _span(deployment_id: str, events: list[tuple[Path, Sidecar]],
+          spans: dict[str, tuple[datetime, datetime]]) -> tuple[datetime, datetime]:
+    """deploymentStart and End: the effort recorded, widened to the events (a card from before trapd
+    recorded effort has only these); the export's own time for a deployment with neither."""
+    moments = [parse_utc(s.start_utc) for _, s in events] + [parse_utc(s.end_utc) for _, s in events]
+    if deployment_id in spans:
+        moments += list(spans[deployment_id])
+    if not moments:
+        now = datetime.now(UTC).replace(microsecond=0)
+        return now, now
+    return min(moments).replace(microsecond=0), max(moments).replace(microsecond=0)
+
+
+def _site_of(deployment_id: str, events: list[tuple[Path, Sidecar]], config: TrapdConfig) -> tuple[float, float]:
+    """Where a deployment was: as its latest event recorded it, else the config's site if it is the same one."""
+    recorded = next((s.site for _, s in reversed(events) if s.site is not None), None)
+    if recorded is not None:
+        return recorded.latitude, recorded.longitude
+    site = config.deployment.rounded_site() if deployment_id == config.deployment.id else None
+    if site is None:
+        raise ConfigError(f"Camtrap DP needs the site of deployment {deployment_id}: its events recorded none; set "
+                          "deployment.latitude and deployment.longitude in the config it was taken with")
+    return site
+
+
+def _descriptor(config: TrapdConfig, rows: dict[str, list[dict[str, Any]]], sites: list[tuple[float, float]],
+                now: datetime, start: datetime, end: datetime) -> dict[str, Any]:
     """datapackage.json: what the package is, whose, where and when, and its tables."""
     deployment = config.deployment
-    latitude, longitude = site
+    points = sorted({(longitude, latitude) for latitude, longitude in sites})
+    spatial: dict[str, Any] = ({"type": "Point", "coordinates": list(points[0])} if len(points) == 1
+                               else {"type": "MultiPoint", "coordinates": [list(p) for p in points]})
     return {
         "profile": PROFILE_URL,
         "name": f"trapd-{deployment.id.lower()}",
@@ -110,8 +155,8 @@ def _descriptor(config: TrapdConfig, rows: dict[str, list[dict[str, Any]]], site
         "project": {"title": deployment.project_title, "samplingDesign": "opportunistic",
                     "captureMethod": sorted({r["captureMethod"] for r in rows["media"]} or {"activityDetection"}),
                     "individualAnimals": False, "observationLevel": ["media", "event"]},
-        "spatial": {"type": "Point", "coordinates": [longitude, latitude]},
-        "temporal": {"start": start[:10], "end": end[:10]},
+        "spatial": spatial,
+        "temporal": {"start": start.date().isoformat(), "end": end.date().isoformat()},
         "taxonomic": [{"scientificName": "Animalia", "taxonRank": "kingdom"}],
         "coordinatePrecision": deployment.coordinate_precision,
         "sources": [{"title": f"trapd {__version__}"}],
@@ -123,14 +168,22 @@ def _descriptor(config: TrapdConfig, rows: dict[str, list[dict[str, Any]]], site
     }
 
 
-def _deployment_row(config: TrapdConfig, site: tuple[float, float], start: str, end: str) -> dict[str, Any]:
-    deployment = config.deployment
+def _deployment_row(config: TrapdConfig, deployment_id: str, events: list[tuple[Path, Sidecar]],
+                    site: tuple[float, float], start: datetime, end: datetime) -> dict[str, Any]:
+    """A deployment's row: the config's details where the config is for it, what its events recorded otherwise."""
     latitude, longitude = site
+    row: dict[str, Any] = {
+        "deploymentID": deployment_id, "latitude": latitude, "longitude": longitude,
+        "deploymentStart": start.replace(microsecond=0).isoformat(),
+        "deploymentEnd": end.replace(microsecond=0).isoformat(),
+        "cameraID": events[-1][1].camera_id if events else config.deployment.camera_id,
+    }
+    if deployment_id != config.deployment.id:
+        return row
+    deployment = config.deployment
     return {
-        "deploymentID": deployment.id, "locationID": deployment.location_id or "",
-        "locationName": deployment.location_name or "", "latitude": latitude, "longitude": longitude,
-        "coordinateUncertainty": deployment.coordinate_uncertainty_m or "", "deploymentStart": start,
-        "deploymentEnd": end, "setupBy": deployment.setup_by or "", "cameraID": deployment.camera_id,
+        **row, "locationID": deployment.location_id or "", "locationName": deployment.location_name or "",
+        "coordinateUncertainty": deployment.coordinate_uncertainty_m or "", "setupBy": deployment.setup_by or "",
         "cameraModel": config.camera.model or "", "cameraHeight": deployment.camera_height_m or "",
         "cameraTilt": "" if deployment.camera_tilt_deg is None else deployment.camera_tilt_deg,
         "cameraHeading": "" if deployment.camera_heading_deg is None else deployment.camera_heading_deg,
@@ -142,8 +195,8 @@ def _deployment_row(config: TrapdConfig, site: tuple[float, float], start: str, 
 
 def _event_rows(root: Path, out: Path, folder: Path, sidecar: Sidecar, zone: ZoneInfo,
                 rows: dict[str, list[dict[str, Any]]], placed: list[Path]) -> int:
-    """One event's media (linked into the package), its per-detection observations and its event observation.
-    Returns how many of its frames' files were missing (skipped, not a crash)."""
+    """One event's media (linked into the package), its per-detection observations and its event observation,
+    in the site's own time. Returns how many of its frames' files were missing (skipped, not a crash)."""
     missing = 0
     deployment_id = sidecar.deployment_id
     classified_by = f"{sidecar.detector.name} {sidecar.detector.version}".strip()

@@ -69,6 +69,14 @@ class DecisionEntry(_Entry):
     policy: DecisionConfig
 
 
+class SiteEntry(_Entry):
+    """Where the event was taken, rounded as the exports round it: an export needs no config to place it."""
+
+    latitude: float = Field(ge=-90.0, le=90.0)
+    longitude: float = Field(ge=-180.0, le=180.0)
+    coordinate_precision: float = Field(gt=0.0, le=1.0)
+
+
 class CountsEntry(_Entry):
     frames: int = Field(ge=0)
     kept: int = Field(ge=0)
@@ -142,6 +150,7 @@ class Sidecar(_Entry):
     trapd_version: str
     deployment_id: EventName
     camera_id: str
+    site: SiteEntry | None = None
     event_id: EventName
     capture_method: Literal["activityDetection", "timeLapse"]
     timezone: str
@@ -184,6 +193,8 @@ class Sidecar(_Entry):
         data = self.model_dump(mode="json")
         if not self.time_fixes:
             del data["time_fixes"]
+        if self.site is None:
+            del data["site"]
         for frame in data["frames"]:
             for optional in ("overwritten", "removed", "metadata_error"):
                 if frame[optional] is None:

@@ -38,6 +38,7 @@ from trapd.storage.sidecar import (
     RemovedEntry,
     SecondOpinionEntry,
     Sidecar,
+    SiteEntry,
     TriggerEntry,
     write_sidecar,
 )
@@ -65,6 +66,9 @@ class EventWriter:
         self._zone = ZoneInfo(config.deployment.timezone)
         self._decision = config.decision
         self._encoder = FrameEncoder(config)
+        site = config.deployment.rounded_site()
+        self._site = None if site is None else SiteEntry(latitude=site[0], longitude=site[1],
+                                                         coordinate_precision=config.deployment.coordinate_precision)
         self._boot_id = boot_id()
         #: The index written after the files (see trapd/storage/catalog.py); None: files only.
         self.catalog: Catalog | None = None
@@ -194,6 +198,7 @@ class EventWriter:
             trapd_version=__version__,
             deployment_id=self._deployment.id,
             camera_id=self._deployment.camera_id,
+            site=self._site,
             event_id=event.event_id,
             capture_method=event.capture_method,
             timezone=self._deployment.timezone,
