@@ -15,7 +15,8 @@ from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import make_config, run_one_event, trapd_cli, write_config
 from trapd.errors import EX_CANTCREAT
-from trapd.storage.layout import SIDECAR_NAME, catalog_path
+from trapd.files import TMP_SUFFIX
+from trapd.storage.layout import SIDECAR_NAME, catalog_path, quarantine_dir
 
 SITE = {"id": "test-site", "camera_id": "cam-test", "timezone": "UTC", "latitude": 36.12, "longitude": 53.65}
 
@@ -95,3 +96,26 @@ def test_an_export_goes_only_into_a_new_or_empty_folder_outside_the_storage(tmp_
     code, said = export(tmp_path / "card" / "package")
     assert code == EX_CANTCREAT and "inside the storage" in said
     assert not (tmp_path / "card" / "package").exists()
+
+
+def test_the_report_folder_and_hidden_folders_are_not_events(tmp_path: Path, mock_factory: MockFactory) -> None:
+    """`trapd report` writes `<root>/report/` beside the deployments, and an OS leaves hidden folders on a card
+    (a trash, a search index). Neither is quarantined, nor has its temporaries swept, by fsck."""
+    config, _, _ = _card_with_two_events(tmp_path, mock_factory)
+    root = tmp_path / "card"
+    thumbs = root / "report" / "thumbs" / "2026-01-01"
+    thumbs.mkdir(parents=True)
+    (thumbs / "a.jpg").write_bytes(b"thumb")
+    in_progress = root / "report" / f".index.html.1-2{TMP_SUFFIX}"
+    in_progress.write_text("a report being written right now")
+    trash = root / ".Trash-1000" / "files" / "x"
+    trash.mkdir(parents=True)
+    assert trapd_cli("fsck", "--config", str(config)).returncode == 0
+    assert (thumbs / "a.jpg").is_file() and in_progress.is_file() and trash.is_dir()
+    assert not quarantine_dir(root).exists()
+
+
+def test_no_deployment_can_take_the_name_of_the_report_folder(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "trapd.yaml", tmp_path / "card", deployment={"id": "report"})
+    checked = trapd_cli("check-config", str(config))
+    assert checked.returncode == 78 and "names trapd's own folder" in checked.stderr

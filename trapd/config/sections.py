@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from trapd.config.fields import ExifText, PathSetting, PinName, PlainId, Section
+from trapd.storage.layout import RESERVED_NAMES
 
 
 class DeploymentConfig(Section):
@@ -67,6 +68,13 @@ class DeploymentConfig(Section):
             return None
         return (rounded_coordinate(self.latitude, self.coordinate_precision),
                 rounded_coordinate(self.longitude, self.coordinate_precision))
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_reserved_folder(cls, value: str) -> str:
+        if value in RESERVED_NAMES:
+            raise ValueError(f"{value!r} names trapd's own folder in the storage; choose another deployment id")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -6,6 +6,8 @@ A leaf: plain path arithmetic, imported by every other storage module, importing
       .trapd/                 state: lock, status.json, control.sock, catalog.sqlite, ballast,
                               spool/<event>/ (frames of events not closed yet), quarantine/
                               (folders a person must look at)
+      report/                 `trapd report`'s pages, thumbnails and its cache: rebuilt from the rest, never
+                              read by the trap (trapd/report/)
       <deployment>/
         <YYYY-MM-DD>/<event>/  kept frames <event>_<NNN>.jpg and the sidecar event.json
         audit/<YYYY-MM-DD>/<event>/   discarded frames drawn for the audit sample
@@ -20,6 +22,10 @@ STATE_DIR_NAME = ".trapd"
 SIDECAR_NAME = "event.json"
 AUDIT_DIR_NAME = "audit"
 QUARANTINE_DIR_NAME = "quarantine"
+#: `trapd report`'s default folder, beside the deployments; no deployment may take its name.
+REPORT_DIR_NAME = "report"
+#: Top-level names that are not deployments.
+RESERVED_NAMES = frozenset({STATE_DIR_NAME, REPORT_DIR_NAME})
 SPOOL_DIR_NAME = "spool"
 #: storage.ballast_mb lives here, in the state folder.
 BALLAST_NAME = "ballast"
@@ -83,11 +89,25 @@ def catalog_name(root: Path, path: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
+def report_dir(root: Path) -> Path:
+    return root / REPORT_DIR_NAME
+
+
+def deployment_dirs(root: Path) -> list[Path]:
+    """The top-level folders that hold a deployment's events: all but the state and report folders, and
+    hidden ones, which no deployment id can name (an OS's ``.Trash-1000`` or ``.Spotlight-V100``)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name not in RESERVED_NAMES
+                  and not p.name.startswith("."))
+
+
 def event_folders(root: Path) -> list[Path]:
     """``<root>/<deployment>/<day>/<event>`` (audit folders are ``<deployment>/audit/<day>/<event>``)."""
-    folders = [p for p in root.glob("*/*/*") if p.is_dir() and p.parent.name != AUDIT_DIR_NAME]
-    return sorted(p for p in folders if state_dir(root) not in p.parents and p != state_dir(root))
+    return sorted(p for deployment in deployment_dirs(root) for p in deployment.glob("*/*")
+                  if p.is_dir() and p.parent.name != AUDIT_DIR_NAME)
 
 
 def audit_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.glob(f"*/{AUDIT_DIR_NAME}/*/*") if p.is_dir())
+    return sorted(p for deployment in deployment_dirs(root) for p in deployment.glob(f"{AUDIT_DIR_NAME}/*/*")
+                  if p.is_dir())

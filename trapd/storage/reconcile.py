@@ -42,6 +42,7 @@ from trapd.storage.layout import (
     event_folders,
     frame_path,
     quarantine_dir,
+    report_dir,
     spool_dir,
 )
 from trapd.storage.overwrite import finish_overwrites
@@ -112,9 +113,10 @@ def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
 
 def _remove_temporaries(root: Path, report: Reconciliation) -> None:
     """Partial writes of a killed trapd, never visible under a final name, in the state folder too (the
-    spool, the status file); not in quarantine, which is a person's."""
-    quarantine = quarantine_dir(root)
-    for temporary in sorted(p for p in root.rglob(f".*{TMP_SUFFIX}") if quarantine not in p.parents):
+    spool, the status file); not in quarantine, which is a person's, nor in the report, which `trapd report`
+    may be writing right now."""
+    spared = (quarantine_dir(root), report_dir(root))
+    for temporary in sorted(p for p in root.rglob(f".*{TMP_SUFFIX}") if not any(s in p.parents for s in spared)):
         temporary.unlink()
         report.removed_temporaries.append(temporary.relative_to(root).as_posix())
 

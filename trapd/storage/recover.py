@@ -34,7 +34,7 @@ from trapd.frames import CameraFrame, Frame, Trigger
 from trapd.imaging import UndecodableImage, decode_jpeg, resize_rgb
 from trapd.motion import Thumbnail, thumbnail
 from trapd.storage.framefile import read_record
-from trapd.storage.layout import AUDIT_DIR_NAME, SIDECAR_NAME, spool_dir, state_dir
+from trapd.storage.layout import AUDIT_DIR_NAME, SIDECAR_NAME, deployment_dirs, spool_dir
 from trapd.storage.reconcile import Reconciliation, move_to_quarantine
 from trapd.storage.sidecar import SidecarError, read_sidecar
 from trapd.storage.writer import EventWriter
@@ -94,9 +94,8 @@ def recover(root: Path, writer: EventWriter, detector: Callable[[], Detector], p
 
 def _event_places(root: Path, event_id: str) -> list[Path]:
     """The event's folders under the storage root: ``<deployment>/<day>/<event>`` and the audit ones."""
-    state = state_dir(root)
-    return [p for pattern in (f"*/*/{event_id}", f"*/{AUDIT_DIR_NAME}/*/{event_id}") for p in root.glob(pattern)
-            if p.is_dir() and state not in p.parents]
+    return [p for deployment in deployment_dirs(root) for pattern in (f"*/{event_id}", f"{AUDIT_DIR_NAME}/*/{event_id}")
+            for p in deployment.glob(pattern) if p.is_dir()]
 
 
 def _stored_sidecar_folder(root: Path, event_id: str) -> Path | None:

@@ -29,7 +29,7 @@ from trapd.errors import InputError
 from trapd.event import EndReason
 from trapd.files import write_atomic
 from trapd.frames import MetadataValue, TriggerSource
-from trapd.storage.layout import AUDIT_DIR_NAME, SIDECAR_NAME, STATE_DIR_NAME
+from trapd.storage.layout import AUDIT_DIR_NAME, SIDECAR_NAME, deployment_dirs
 
 SCHEMA_VERSION = 1
 #: A sidecar of a 1,000-frame event is about 1.5 MB; anything far larger is not one trapd wrote.
@@ -254,9 +254,7 @@ def read_sidecars(root: Path) -> Iterator[tuple[Path, Sidecar]]:
     """Every event sidecar under a storage root, oldest first, with its folder (for the exports)."""
     if not root.is_dir():
         raise InputError(f"storage {root} does not exist; pass the --storage the trap wrote to")
-    for path in sorted(root.glob(f"*/*/*/{SIDECAR_NAME}")):
-        if STATE_DIR_NAME in path.parts:
-            continue
+    for path in sorted(p for deployment in deployment_dirs(root) for p in deployment.glob(f"*/*/{SIDECAR_NAME}")):
         try:
             yield path.parent, read_sidecar(path.parent)
         except (OSError, SidecarError) as exc:
