@@ -15,7 +15,7 @@ from tests.conftest import make_config, pulse, start_daemon
 from tests.doubles import EventSink
 from trapd.config.sections import ScheduleConfig
 from trapd.schedule import Schedule
-from trapd.storage.effort import EffortMark, effort_path, periods, read_marks
+from trapd.storage.effort import EffortMark, effort_path, periods, rate_limited_drops, read_marks
 from trapd.storage.layout import catalog_path
 
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
@@ -73,6 +73,32 @@ def test_the_daemon_records_start_armed_full_and_stop(tmp_path: Path, mock_facto
     assert lines == ["start", "armed", "full", "armed", "stop"]
     with sqlite3.connect(catalog_path(tmp_path)) as db:
         assert db.execute("SELECT COUNT(*) FROM effort").fetchone()[0] == 5, "indexed too"
+
+
+def test_storm_drops_are_counted_at_each_sign_of_life_and_each_run_starts_from_zero() -> None:
+    def counted(minutes: float, kind: str, dropped: int) -> EffortMark:
+        return EffortMark(T0 + timedelta(minutes=minutes), "site", kind, rate_limited=dropped)  # type: ignore[arg-type]
+
+    marks = [mark(0, "start"), counted(60, "alive", 0), counted(120, "alive", 40), counted(180, "alive", 40),
+             counted(200, "stop", 45), mark(300, "start"), counted(360, "alive", 7)]
+    assert [(m.utc - T0, n) for m, n in rate_limited_drops(marks)] == [
+        (timedelta(minutes=120), 40), (timedelta(minutes=200), 5), (timedelta(minutes=360), 7)]
+
+
+def test_the_daemon_counts_storm_drops_in_its_stop_mark(tmp_path: Path, mock_factory: MockFactory) -> None:
+    sink = EventSink()
+    config = make_config(tmp_path, event={"max_per_minute": 1, "gap_s": 0.2}, pir={"holdoff_s": 0})
+    daemon = start_daemon(config, mock_factory, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        sink.wait_for(1)
+        for _ in range(3):
+            pulse(mock_factory)  # a second and third event within the minute: dropped
+        assert daemon.pipeline.wait_until_quiet(5)
+    finally:
+        daemon.stop()
+    [stop] = [m for m in read_marks(tmp_path) if m.mark == "stop"]
+    assert stop.rate_limited == 3
 
 
 def test_the_schedule_says_when_it_next_opens_or_closes() -> None:

@@ -151,7 +151,8 @@ class Daemon:
         else:
             resources.callback(catalog.close)
             writer.catalog = catalog
-        self._effort = EffortLog(root, self.config.deployment.id, boot_id(), catalog)
+        self._effort = EffortLog(root, self.config.deployment.id, boot_id(), catalog,
+                                 rate_limited=lambda: self.status.counts()["triggers_rate_limited"])
         self.status.path = state_dir(root) / STATUS_NAME
         self.status.on_change = lambda snapshot: self._notifier.status(status_line(snapshot))
         return writer

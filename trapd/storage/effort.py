@@ -3,7 +3,9 @@
 A camera-day is a day the trap could have photographed an animal, so the periods are recorded as
 they happen, not inferred from the events: ``start`` and ``stop`` of the daemon, ``armed``,
 ``full`` (down to the reserve) and ``paused`` (outside ``schedule.active``), and an ``alive`` mark
-every hour, which is where a period a power cut ended is taken to end.
+every hour, which is where a period a power cut ended is taken to end. ``alive`` and ``stop``
+also carry how many triggers the wind-storm limit dropped since ``start``, so the report can
+count a day's storm drops beside its events.
 
 Each mark is one JSON line appended to ``.trapd/effort.jsonl`` and fsynced (the file is the truth; a
 line a power cut tore is skipped on reading), and indexed in the catalog's ``effort`` table.
@@ -17,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +50,8 @@ class EffortMark:
     deployment_id: str
     mark: Mark
     boot_id: str | None = None
+    #: On ``alive`` and ``stop``: triggers the wind-storm limit dropped since this run's ``start``.
+    rate_limited: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +69,11 @@ class Period:
 class EffortLog:
     """What the running daemon says of its own state; thread-safe, and silent about repeats."""
 
-    def __init__(self, root: Path, deployment_id: str, boot_id: str | None, catalog: Catalog | None) -> None:
+    def __init__(self, root: Path, deployment_id: str, boot_id: str | None, catalog: Catalog | None,
+                 rate_limited: Callable[[], int] = lambda: 0) -> None:
+        """``rate_limited``: the daemon's count of triggers the wind-storm limit dropped since it started."""
         self._path = effort_path(root)
+        self._rate_limited = rate_limited
         self._deployment_id = deployment_id
         self._boot_id = boot_id
         self._catalog = catalog
@@ -108,9 +116,13 @@ class EffortLog:
         self._write(state)
 
     def _write(self, mark: Mark) -> None:
-        entry = EffortMark(datetime.now(UTC), self._deployment_id, mark, self._boot_id)
-        line = json.dumps({"utc": iso_utc(entry.utc), "deployment_id": entry.deployment_id, "mark": mark,
-                           "boot_id": entry.boot_id}) + "\n"
+        dropped = self._rate_limited() if mark in ("alive", "stop") else None
+        entry = EffortMark(datetime.now(UTC), self._deployment_id, mark, self._boot_id, dropped)
+        fields = {"utc": iso_utc(entry.utc), "deployment_id": entry.deployment_id, "mark": mark,
+                  "boot_id": entry.boot_id}
+        if dropped is not None:
+            fields["triggers_rate_limited"] = dropped
+        line = json.dumps(fields) + "\n"
         try:
             with self._lock:
                 created = not self._path.exists()
@@ -143,9 +155,11 @@ def read_marks(root: Path) -> list[EffortMark]:
         try:
             data = json.loads(line)
             mark = data["mark"]
+            dropped = data.get("triggers_rate_limited")
             if mark in MARKS and isinstance(data["deployment_id"], str):
                 marks.append(EffortMark(parse_utc(str(data["utc"])), data["deployment_id"], mark,
-                                        data.get("boot_id") if isinstance(data.get("boot_id"), str) else None))
+                                        data.get("boot_id") if isinstance(data.get("boot_id"), str) else None,
+                                        dropped if isinstance(dropped, int) and dropped >= 0 else None))
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return marks
@@ -174,3 +188,19 @@ def periods(marks: list[EffortMark], now: datetime | None = None) -> list[Period
             still_running = now is not None and now - last <= timedelta(seconds=ALIVE_EVERY_S * 1.5)
             result.append(Period(deployment, state, since, now if still_running and now else last))
     return [p for p in result if p.end > p.start]
+
+
+def rate_limited_drops(marks: list[EffortMark]) -> list[tuple[EffortMark, int]]:
+    """The triggers the wind-storm limit dropped, as counted at each ``alive`` and ``stop`` mark: each mark with
+    the drops since the run's previous count (a run's counts start at 0 with its ``start``)."""
+    result: list[tuple[EffortMark, int]] = []
+    counted: dict[str, int] = {}
+    for mark in sorted(marks, key=lambda m: m.utc):
+        if mark.mark == "start":
+            counted[mark.deployment_id] = 0
+        elif mark.rate_limited is not None:
+            before = counted.get(mark.deployment_id, 0)
+            if mark.rate_limited > before:
+                result.append((mark, mark.rate_limited - before))
+            counted[mark.deployment_id] = mark.rate_limited
+    return result
