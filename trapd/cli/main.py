@@ -19,7 +19,7 @@ from trapd.cli.common import non_negative_float, positive_int, utc_time
 from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_trigger
 from trapd.cli.model_commands import cmd_models_install, cmd_models_list, cmd_models_verify
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
-from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck
+from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck, cmd_report
 from trapd.config.model import DEFAULT_CONFIG_PATH
 from trapd.errors import EX_OK, EX_USAGE, TrapdError
 from trapd.log import setup_logging
@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--events", action="store_true",
                           help="group photos into events as `trapd replay` does and decide per event, as the trap "
                                "does (event-level keeping, motion); reports event recall")
+
+    report = add("report", cmd_report, "Write a report of the storage for any browser, offline: the events with "
+                 "their detections drawn, the audit sample, effort and activity, and a review to label frames.")
+    config_options(report)
+    report.add_argument("--out", type=Path, help="the report's folder (default: <storage>/report); run again to "
+                        "add new events")
 
     export = add("export", cmd_export, "Export stored events for other tools.")
     formats = export.add_subparsers(dest="format", required=True, parser_class=_Parser)

@@ -1,4 +1,5 @@
-"""The commands that work on a trap's storage when no daemon runs on it: fsck, fix-time, export."""
+"""The commands that work on a trap's storage: fsck, fix-time and export (with no daemon running on it), and
+report (at any time: it only reads the storage, and writes its own folder)."""
 
 from __future__ import annotations
 
@@ -76,4 +77,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     if missing:
         print(f"{missing} frames whose files are gone from the card were left out; `trapd fsck` records them as "
               "removed", file=sys.stderr)
+    return EX_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from trapd.progress import for_terminal
+    from trapd.report.build import build_report
+
+    root = config_from_args(args).storage.root
+    outcome = build_report(root, args.out, for_terminal())
+    failed = f", {outcome.thumbs_failed} frames that do not decode shown without one" if outcome.thumbs_failed else ""
+    print(f"{outcome.events} events; {outcome.read} read this run, {outcome.thumbs_made} thumbnails made{failed}")
+    if outcome.unreadable:
+        print(f"{len(outcome.unreadable)} event sidecars cannot be read and are left out; run `trapd fsck`",
+              file=sys.stderr)
+    print(f"open {outcome.index.resolve()}")
     return EX_OK

@@ -118,7 +118,7 @@ class EffortLog:
     def _write(self, mark: Mark) -> None:
         dropped = self._rate_limited() if mark in ("alive", "stop") else None
         entry = EffortMark(datetime.now(UTC), self._deployment_id, mark, self._boot_id, dropped)
-        fields = {"utc": iso_utc(entry.utc), "deployment_id": entry.deployment_id, "mark": mark,
+        fields: dict[str, object] = {"utc": iso_utc(entry.utc), "deployment_id": entry.deployment_id, "mark": mark,
                   "boot_id": entry.boot_id}
         if dropped is not None:
             fields["triggers_rate_limited"] = dropped

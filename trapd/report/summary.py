@@ -1,0 +1,206 @@
+"""What the report shows of one event: a row for the contact sheet, and the detail for its own page.
+
+Both are plain JSON, built from the sidecar alone (the files are the truth, trapd/storage/catalog.py),
+and every value in them came from a card: the pages put them into the document as text, never as
+markup (trapd/report/static/report.js).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from trapd.storage.layout import catalog_name, frame_path
+from trapd.storage.sidecar import DetectionEntry, FrameEntry, Sidecar
+from trapd.timebase import parse_utc
+
+#: What an event is filed under: its best detection's category, or none.
+EventCategory = Literal["animal", "person", "vehicle", "none"]
+#: Thumbnails on an event's card: the best frame first, the others spread over the event.
+THUMBS_PER_EVENT = 3
+#: Boxes drawn on a contact sheet thumbnail: the strongest; the event page draws them all.
+BOXES_PER_THUMB = 3
+#: [category, label, score, x, y, width, height]: a box, normalised from the top-left corner.
+Box = list[Any]
+
+
+class Thumb(TypedDict):
+    #: The thumbnail, relative to the report folder.
+    src: str
+    #: The frame's file, relative to the storage root (what a review's CSV names).
+    file: str
+    index: int
+    audit: bool
+    boxes: list[Box]
+
+
+class EventRow(TypedDict):
+    id: str
+    deployment: str
+    day: str
+    #: Local time at the site, ISO 8601 with its offset.
+    start: str
+    hour: float
+    keep: bool
+    reason: str
+    category: EventCategory
+    label: str
+    score: float
+    flags: list[str]
+    frames: int
+    kept: int
+    audit: int
+    triggers: int
+    #: Frames with any flag, and frames finished after a crash.
+    flagged: int
+    recovered: int
+    #: The event's files that are on the card, relative to the storage root.
+    files: list[str]
+    thumbs: list[Thumb]
+    #: Every discarded frame kept for the audit sample (the audit view shows them all).
+    audit_frames: list[Thumb]
+    #: Bytes of the event's files on the card.
+    bytes: int
+
+
+def site_time(sidecar: Sidecar, utc_text: str) -> datetime:
+    """A recorded UTC time at the site's offset, as the event's folders and EXIF give it."""
+    offset = sidecar.utc_offset
+    sign = -1 if offset.startswith("-") else 1
+    hours, _, minutes = offset.lstrip("+-").partition(":")
+    try:
+        zone = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+    except ValueError:
+        zone = UTC
+    return parse_utc(utc_text).astimezone(zone)
+
+
+def _boxes(detections: tuple[DetectionEntry, ...], limit: int | None = None) -> list[Box]:
+    strongest = sorted(detections, key=lambda d: -d.score)[:limit]
+    return [[d.category, d.label, round(d.score, 3), *(round(v, 4) for v in d.bbox)] for d in strongest]
+
+
+def _best(sidecar: Sidecar) -> DetectionEntry | None:
+    detections = [d for frame in sidecar.frames for d in frame.detections]
+    return max(detections, key=lambda d: d.score, default=None)
+
+
+def event_flags(sidecar: Sidecar) -> list[str]:
+    """Flags of any of its frames, ``audit`` if some discarded frames were kept for checking, ``scenery`` if a
+    box was discounted as background that did not move, ``recovered`` if a crash interrupted it."""
+    flags = {flag for frame in sidecar.frames for flag in frame.flags}
+    if any(frame.audit and frame.file for frame in sidecar.frames):
+        flags.add("audit")
+    if any(frame.reason.startswith("static:") for frame in sidecar.frames):
+        flags.add("scenery")
+    if sidecar.end_reason == "interrupted":
+        flags.add("recovered")
+    return sorted(flags)
+
+
+def frame_file(root: Path, folder: Path, frame: FrameEntry) -> str | None:
+    return catalog_name(root, frame_path(folder, frame.file)) if frame.file else None
+
+
+def thumb_frames(stored: list[FrameEntry]) -> list[FrameEntry]:
+    """The frames on the event's card: the one with the best detection, then others spread evenly."""
+    if len(stored) <= THUMBS_PER_EVENT:
+        return stored
+    best = max(stored, key=lambda f: max((d.score for d in f.detections), default=-1.0))
+    others = [frame for frame in stored if frame is not best]
+    step = len(others) / (THUMBS_PER_EVENT - 1)
+    chosen = [best, *(others[int(i * step)] for i in range(THUMBS_PER_EVENT - 1))]
+    return sorted(chosen, key=lambda f: f.index)
+
+
+def thumb_name(sidecar: Sidecar, frame: FrameEntry, day: str) -> str:
+    """Relative to the report folder: one folder per deployment and day, so no folder holds a year's thumbnails
+    (a FAT card looks a name up by reading its folder)."""
+    return f"thumbs/{sidecar.deployment_id}/{day}/{sidecar.event_id}_{frame.index:03d}.jpg"
+
+
+def local_day(sidecar: Sidecar) -> str:
+    return site_time(sidecar, sidecar.start_utc).strftime("%Y-%m-%d")
+
+
+def event_row(root: Path, folder: Path, sidecar: Sidecar, sizes: dict[str, int]) -> EventRow:
+    """``sizes``: the bytes of each of the event's files that is on the card, by its name relative to the root
+    (a file a person deleted is not there, and is not shown)."""
+    start = site_time(sidecar, sidecar.start_utc)
+    day = start.strftime("%Y-%m-%d")
+    best = _best(sidecar)
+    stored = [frame for frame in sidecar.frames if frame_file(root, folder, frame) in sizes]
+
+    def thumb(frame: FrameEntry) -> Thumb:
+        return Thumb(src=thumb_name(sidecar, frame, day), file=frame_file(root, folder, frame) or "",
+                     index=frame.index, audit=frame.audit and not frame.keep,
+                     boxes=_boxes(frame.detections, BOXES_PER_THUMB))
+
+    return EventRow(
+        id=sidecar.event_id, deployment=sidecar.deployment_id, day=day, start=start.isoformat(timespec="seconds"),
+        hour=round(start.hour + start.minute / 60, 3), keep=sidecar.decision.keep, reason=sidecar.decision.reason,
+        category=best.category if best else "none", label=best.label if best else "", score=best.score if best else 0.0,
+        flags=event_flags(sidecar), frames=len(sidecar.frames), kept=sidecar.counts.kept,
+        audit=sum(1 for f in stored if f.audit and not f.keep), triggers=len(sidecar.triggers),
+        flagged=sum(1 for f in sidecar.frames if f.flags),
+        recovered=sum(1 for f in sidecar.frames if "recovered" in f.flags),
+        files=sorted(sizes), thumbs=[thumb(f) for f in thumb_frames(stored)],
+        audit_frames=[thumb(f) for f in stored if f.audit and not f.keep], bytes=sum(sizes.values()),
+    )
+
+
+def event_detail(root: Path, folder: Path, sidecar: Sidecar, present: set[str]) -> dict[str, Any]:
+    """Everything the event's own page shows: every frame, its boxes, motion, timing and camera metadata.
+    ``present``: the event's files that are on the card."""
+    return {
+        "id": sidecar.event_id,
+        "deployment": sidecar.deployment_id,
+        "camera": sidecar.camera_id,
+        "start": site_time(sidecar, sidecar.start_utc).isoformat(timespec="milliseconds"),
+        "end": site_time(sidecar, sidecar.end_utc).isoformat(timespec="milliseconds"),
+        "timezone": sidecar.timezone,
+        "end_reason": sidecar.end_reason,
+        "capture_method": sidecar.capture_method,
+        "clock_synced": sidecar.clock_synced,
+        "keep": sidecar.decision.keep,
+        "reason": sidecar.decision.reason,
+        "detector": f"{sidecar.detector.name} {sidecar.detector.version}",
+        "detector_sha256": sidecar.detector.sha256,
+        "flags": event_flags(sidecar),
+        "triggers": [[site_time(sidecar, t.utc).isoformat(timespec="milliseconds"), t.source]
+                     for t in sidecar.triggers],
+        "frames": [_frame_detail(root, folder, sidecar, frame, present) for frame in sidecar.frames],
+    }
+
+
+def _frame_detail(root: Path, folder: Path, sidecar: Sidecar, frame: FrameEntry, present: set[str]) -> dict[str, Any]:
+    entry = frame.removed or frame.overwritten
+    name = frame_file(root, folder, frame)
+    if entry is not None:
+        gone: str | None = f"{'overwritten' if frame.overwritten else 'removed'} {entry.utc}"
+    else:
+        gone = "missing from the card" if name is not None and name not in present else None
+    return {
+        "index": frame.index,
+        "burst": frame.burst,
+        "file": name if name in present else None,
+        "keep": frame.keep,
+        "audit": frame.audit,
+        "reason": frame.reason,
+        "flags": list(frame.flags),
+        "pretrigger": frame.pretrigger,
+        "captured": site_time(sidecar, frame.capture_utc).isoformat(timespec="milliseconds"),
+        "trigger_to_exposure_ms": frame.trigger_to_exposure_ms,
+        "trigger_to_handoff_ms": frame.trigger_to_handoff_ms,
+        "detector_status": frame.detector_status,
+        "detector_reason": frame.detector_reason,
+        "detector_latency_ms": frame.detector_latency_ms,
+        "boxes": _boxes(frame.detections),
+        "motion": [d.motion for d in frame.detections],
+        "second_opinion": frame.second_opinion.model_dump(mode="json") if frame.second_opinion else None,
+        "decode_error": frame.decode_error,
+        "metadata_error": frame.metadata_error,
+        "metadata": frame.metadata,
+        "gone": gone,
+    }
