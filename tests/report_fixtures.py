@@ -51,3 +51,16 @@ def sidecars(root: Path) -> dict[str, dict[str, Any]]:
             data = json.loads(path.read_text())
             found[data["event_id"]] = data
     return found
+
+
+def report_rows(report: Path) -> list[Any]:
+    """The contact sheet's rows (data/index.js holds them as columns and rows), as dicts."""
+    data = read_data(report / "data" / "index.js")
+    return [dict(zip(data["columns"], values, strict=True)) for values in data["rows"]]
+
+
+def row_files(row: Any) -> list[str]:
+    """A row's files on the card, relative to the storage root, as the report names them."""
+    from trapd.report.summary import stored_files
+
+    return sorted(name for name, _ in stored_files(row).values())

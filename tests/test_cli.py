@@ -81,7 +81,7 @@ def test_bad_image_folders_exit_66_with_one_line(tmp_path: Path, setup: str, nee
     result = trapd_cli("simulate", "--images", str(images), "--triggers", "1", "--storage", str(storage))
     assert result.returncode == EX_NOINPUT
     assert_one_clear_line(result.stderr, needle, str(images))
-    assert not list((storage / "trapd-dev").iterdir()), "no event may be half-written"
+    assert not list(storage.glob("trapd-dev/*/*")), "no event may be half-written"
 
 
 def test_unusable_storage_exits_73(tmp_path: Path) -> None:
@@ -97,6 +97,47 @@ def test_trigger_and_status_without_a_daemon_exit_3(tmp_path: Path) -> None:
         result = trapd_cli(command, "--storage", str(tmp_path))
         assert result.returncode == EX_NOT_RUNNING
         assert_one_clear_line(result.stderr, "no trapd is running")
+
+
+def test_status_json_without_a_daemon_is_still_json_for_monitoring(tmp_path: Path) -> None:
+    result = trapd_cli("status", "--json", "--storage", str(tmp_path))
+    assert result.returncode == EX_NOT_RUNNING
+    answer = json.loads(result.stdout)
+    assert answer["running"] is False and answer["healthy"] is False
+    assert "no trapd is running" in answer["problems"][0]
+
+
+def test_status_reads_as_a_line_and_a_table_and_a_held_off_trigger_says_so(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", tmp_path / "store", pir={"holdoff_s": 30})
+    common = ("--config", str(config))
+    daemon = spawn_trapd("run", "--fake", *common)
+    try:
+        wait_until(lambda: trapd_cli("status", *common).returncode == 0, what="the daemon to answer")
+        assert trapd_cli("trigger", *common).returncode == 0
+        held = trapd_cli("trigger", *common)
+        assert held.returncode == 1 and held.stdout == ""
+        assert_one_clear_line(held.stderr, "held off", "pir.holdoff_s (30.0 s)")
+        status = trapd_cli("status", *common)
+        lines = status.stdout.splitlines()
+        assert lines[0].startswith("armed; today: events")
+        assert any(line.split() == ["triggers", "1", "taken;", "not", "taken:", "held", "off", "1,", "dropped", "0,",
+                                    "wind-storm",
+                                    "limit", "0,", "outside", "schedule", "0,", "card", "full", "0"]
+                   for line in lines), status.stdout
+        for python_repr in ("None", "{", "[", "'"):
+            assert python_repr not in status.stdout
+        assert len(lines) < 20
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+
+
+def test_simulate_says_when_its_interval_is_inside_the_holdoff(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", tmp_path / "store", pir={"holdoff_s": 5})
+    result = trapd_cli("simulate", "--triggers", "2", "--interval-s", "1", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "shorter than pir.holdoff_s (5 s)" in result.stderr
+    assert "1 of 2 triggers were held off" in result.stdout
 
 
 def test_run_fake_arms_stores_an_event_per_trigger_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import ExifTags, Image
 
 from tests.conftest import exiftool, trapd_cli, write_config
+from trapd.errors import EX_USAGE
 from trapd.storage.layout import catalog_path
 
 
@@ -83,4 +84,4 @@ def test_a_backwards_range_is_refused(tmp_path: Path) -> None:
     assert trapd_cli("simulate", "--triggers", "1", "--config", str(config)).returncode == 0
     result = trapd_cli("fix-time", "--config", str(config), "--from", "2026-03-02T00:00:00Z",
                        "--to", "2026-03-01T00:00:00Z", "--offset", "60")
-    assert result.returncode == 78 and "--to is before --from" in result.stderr
+    assert result.returncode == EX_USAGE and "--to is before --from" in result.stderr

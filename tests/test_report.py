@@ -12,11 +12,12 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import make_config, run_one_event, trapd_cli
-from tests.report_fixtures import read_data, sidecars, synthetic_storage
+from tests.report_fixtures import read_data, report_rows, row_files, sidecars, synthetic_storage
 from trapd.errors import EX_CANTCREAT, StorageError
 from trapd.report.activity import diel, effort_by_deployment, per_day
 from trapd.report.build import build_report
 from trapd.report.cache import CACHE_NAME
+from trapd.report.summary import thumb_src
 from trapd.storage.effort import EffortMark
 from trapd.storage.layout import SIDECAR_NAME
 
@@ -30,11 +31,11 @@ def test_a_trap_run_gives_a_report_with_every_event_its_thumbnails_and_its_frame
     assert result.returncode == 0, result.stderr
     index = root / "report" / "index.html"
     assert result.stdout.strip().endswith(f"open {index}")
-    [row] = read_data(root / "report" / "data" / "index.js")["events"]
+    [row] = report_rows(root / "report")
     assert row["id"] == stored.directory.name and row["flags"] == ["unfiltered"] and row["keep"]
-    assert row["files"] == sorted(p.relative_to(root).as_posix() for p in stored.files)
-    for thumb in row["thumbs"]:
-        assert (root / "report" / thumb["src"]).read_bytes().startswith(b"\xff\xd8\xff")
+    assert row_files(row) == sorted(p.relative_to(root).as_posix() for p in stored.files)
+    for frame, made, _ in row["thumbs"]:
+        assert made and (root / "report" / thumb_src(row, frame)).read_bytes().startswith(b"\xff\xd8\xff")
     day = read_data(root / "report" / "data" / "days" / "site-a" / f"{row['day']}.js")
     assert len(day["events"][row["id"]]["frames"]) == len(stored.files)
     page = index.read_text()
@@ -63,23 +64,23 @@ def test_a_second_run_reads_only_the_new_events_and_makes_only_their_thumbnails(
 def test_an_event_gone_from_the_card_leaves_the_report_with_its_thumbnails(tmp_path: Path) -> None:
     root = synthetic_storage(tmp_path, events=10)
     build_report(root)
-    rows = read_data(root / "report" / "data" / "index.js")["events"]
+    rows = report_rows(root / "report")
     gone = next(r for r in rows if r["thumbs"])
     shutil.rmtree(root / "synthetic-site" / gone["day"] / gone["id"])
     outcome = build_report(root)
     assert outcome.events == 9
-    assert gone["id"] not in {r["id"] for r in read_data(root / "report" / "data" / "index.js")["events"]}
-    assert not any((root / "report" / t["src"]).exists() for t in gone["thumbs"])
+    assert gone["id"] not in {r["id"] for r in report_rows(root / "report")}
+    assert not any((root / "report" / thumb_src(gone, t[0])).exists() for t in gone["thumbs"])
 
 
 def test_a_frame_deleted_by_hand_is_not_shown_and_its_event_is_read_again(tmp_path: Path) -> None:
     root = synthetic_storage(tmp_path, events=10)
     build_report(root)
-    row = next(r for r in read_data(root / "report" / "data" / "index.js")["events"] if len(r["files"]) > 1)
-    (root / row["files"][-1]).unlink()  # the biologist deleted a blurry frame
+    row = next(r for r in report_rows(root / "report") if len(r["stored"]) > 1)
+    (root / row_files(row)[-1]).unlink()  # the biologist deleted a blurry frame
     assert build_report(root).read == 1
-    again = next(r for r in read_data(root / "report" / "data" / "index.js")["events"] if r["id"] == row["id"])
-    assert again["files"] == row["files"][:-1]
+    again = next(r for r in report_rows(root / "report") if r["id"] == row["id"])
+    assert row_files(again) == row_files(row)[:-1]
 
 
 def test_nothing_from_a_card_becomes_markup(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_a_sidecar_that_does_not_read_is_left_out_and_named(tmp_path: Path) -> N
     result = trapd_cli("report", "--storage", str(root))
     assert result.returncode == 0 and "1 event sidecars cannot be read" in result.stderr
     assert "trapd fsck" in (root / "report" / "index.html").read_text()
-    assert len(read_data(root / "report" / "data" / "index.js")["events"]) == 4
+    assert len(report_rows(root / "report")) == 4
 
 
 def test_a_frame_that_does_not_decode_gets_no_thumbnail_and_no_broken_image(tmp_path: Path) -> None:
@@ -120,8 +121,8 @@ def test_a_frame_that_does_not_decode_gets_no_thumbnail_and_no_broken_image(tmp_
         path.write_bytes(b"\xff\xd8\xff\xe0 not the rest of a JPEG")
     outcome = build_report(root)
     assert outcome.thumbs_failed > 0
-    rows = read_data(root / "report" / "data" / "index.js")["events"]
-    assert all(t["src"] == "" for r in rows if r["keep"] for t in r["thumbs"])
+    rows = report_rows(root / "report")
+    assert all(made == 0 for r in rows if r["keep"] for _, made, _ in r["thumbs"])
 
 
 def test_a_damaged_cache_is_ignored_and_the_report_rebuilt(tmp_path: Path) -> None:
@@ -152,8 +153,8 @@ def test_a_report_may_live_outside_the_storage_and_still_link_the_frames(tmp_pat
     build_report(root, out)
     meta = read_data(out / "data" / "meta.js")
     assert meta["root"] == "../../card/"
-    row = read_data(out / "data" / "index.js")["events"][0]
-    assert (out / (meta["root"] + row["files"][0])).is_file()
+    row = next(r for r in report_rows(out) if r["stored"])
+    assert (out / (meta["root"] + row_files(row)[0])).is_file()
 
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -174,7 +175,7 @@ def test_effort_counts_armed_time_as_camera_days_and_the_gaps_as_stopped() -> No
 def test_activity_is_counted_by_the_sites_day_and_hour(tmp_path: Path) -> None:
     root = synthetic_storage(tmp_path, events=40, days=3)
     build_report(root)
-    rows = read_data(root / "report" / "data" / "index.js")["events"]
+    rows = report_rows(root / "report")
     days = per_day(rows, [], {})
     assert sum(d.kept + d.discarded for d in days.values()) == 40
     truth = sidecars(root)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import trapd_cli
-from tests.report_fixtures import read_data, sidecars, synthetic_storage
+from tests.report_fixtures import report_rows, row_files, sidecars, synthetic_storage
 from trapd.evaluate import read_ground_truth
 from trapd.report.build import build_report
 
@@ -156,7 +156,7 @@ def test_the_boxes_are_drawn_where_the_sidecar_says(report: Path, browser: WebDr
 
 def test_filters_show_exactly_the_events_asked_for(report: Path, browser: WebDriver) -> None:
     open_page(browser, report / "report" / "index.html")
-    rows = read_data(report / "report" / "data" / "index.js")["events"]
+    rows = report_rows(report / "report")
     Select(browser.find_element(By.ID, "filter-category")).select_by_value("person")
     people = {r["id"] for r in rows if r["category"] == "person"}
     assert {c.get_attribute("data-event-id") for c in cards(browser)} == people
@@ -176,15 +176,15 @@ def test_filters_show_exactly_the_events_asked_for(report: Path, browser: WebDri
 def test_a_review_survives_a_reload_and_downloads_as_the_csv_eval_reads(report: Path, browser: WebDriver,
                                                                         tmp_path: Path) -> None:
     open_page(browser, report / "report" / "index.html")
-    rows = {r["id"]: r for r in read_data(report / "report" / "data" / "index.js")["events"]}
-    with_files = [c for c in cards(browser) if rows[c.get_attribute("data-event-id") or ""]["files"]]
+    rows = {r["id"]: r for r in report_rows(report / "report")}
+    with_files = [c for c in cards(browser) if rows[c.get_attribute("data-event-id") or ""]["stored"]]
     first, second = with_files[0], with_files[1]
     for card, key in ((first, "a"), (second, "e")):
         browser.execute_script("arguments[0].focus()", card)
         card.send_keys(key)
     assert first.find_element(By.CSS_SELECTOR, ".badge").text == "animal"
     animal, empty = first.get_attribute("data-event-id") or "", second.get_attribute("data-event-id") or ""
-    expected = {**dict.fromkeys(rows[animal]["files"], "animal"), **dict.fromkeys(rows[empty]["files"], "empty")}
+    expected = {**dict.fromkeys(row_files(rows[animal]), "animal"), **dict.fromkeys(row_files(rows[empty]), "empty")}
     browser.refresh()
     wait(lambda: bool(cards(browser)))
     again = next(c for c in cards(browser) if c.get_attribute("data-event-id") == animal)
@@ -206,8 +206,8 @@ def test_a_review_survives_a_reload_and_downloads_as_the_csv_eval_reads(report: 
 
 def test_the_event_page_shows_every_frame_with_its_boxes(report: Path, browser: WebDriver, tmp_path: Path) -> None:
     truth = sidecars(report)
-    rows = read_data(report / "report" / "data" / "index.js")["events"]
-    row = max(rows, key=lambda r: (len(r["files"]), r["id"]))
+    rows = report_rows(report / "report")
+    row = max(rows, key=lambda r: (len(r["stored"]), r["id"]))
     open_page(browser, report / "report" / "event.html", f"#{row['deployment']}/{row['day']}/{row['id']}")
     wait(lambda: bool(browser.find_elements(By.CSS_SELECTOR, ".frame-card")))
     frames = browser.find_elements(By.CSS_SELECTOR, ".frame-card")

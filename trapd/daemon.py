@@ -25,7 +25,6 @@ from trapd.detect.base import Detector
 from trapd.detect.build import build_detector
 from trapd.errors import EX_OK, EX_SOFTWARE
 from trapd.event import DecidedEvent
-from trapd.frames import Trigger
 from trapd.hardware import fake_pir
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
@@ -45,7 +44,7 @@ from trapd.storage.reconcile import reconcile
 from trapd.storage.recover import recover
 from trapd.storage.space import ensure_ballast, free_mb_beyond, release_ballast_if_brim_full
 from trapd.storage.writer import EventWriter, StoredEvent
-from trapd.timebase import Instant, boot_id
+from trapd.timebase import boot_id
 
 log = logging.getLogger(__name__)
 
@@ -291,18 +290,14 @@ class Daemon:
 
     def fire_trigger(self) -> str:
         """What `trapd trigger` does: pulse a mock PIR pin, or inject a manual trigger on real GPIO."""
-        if fake_pir.is_mock(self.pir):
-            fake_pir.pulse(self.pir)
-            return "mock-pin"
-        self.pipeline.submit(Trigger(Instant.now(), "manual"))
-        return "manual"
+        return fake_pir.fire(self.pir, self.pipeline.submit)
 
     def _event_stored(self, record: DecidedEvent, stored: StoredEvent) -> None:
         if self.on_event_stored is not None:
             self.on_event_stored(record, stored)
 
     def _trigger_handler(self) -> dict[str, Any]:
-        return {"fired": self.fire_trigger()}
+        return fake_pir.fire_and_tell(self.pir, self.pipeline.submit, self.config.pir.holdoff_s)
 
     def exit_code(self) -> int:
         return EX_SOFTWARE if self._pipeline is not None and self._pipeline.failure is not None else EX_OK

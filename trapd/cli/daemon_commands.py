@@ -9,7 +9,7 @@ import sys
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, socket_path
 from trapd.config.model import TrapdConfig
 from trapd.control import request
-from trapd.errors import EX_OK, EX_UNHEALTHY, UsageError
+from trapd.errors import EX_OK, EX_UNHEALTHY, NotRunningError, UsageError
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -44,6 +44,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     config = config_from_args(args, default_storage=SIMULATE_STORAGE)
     config = with_fake_camera(config, args.images)
     interval_s = args.interval_s if args.interval_s is not None else default_interval_s(config)
+    if args.triggers > 1 and interval_s < config.pir.holdoff_s:
+        print(f"trapd: --interval-s {interval_s:g} is shorter than pir.holdoff_s ({config.pir.holdoff_s:g} s): "
+              "triggers that close together are held off, as a real PIR's are", file=sys.stderr)
     log.info("simulating %d triggers %.1f s apart into %s", args.triggers, interval_s, config.storage.root)
     daemon = simulation_daemon(config)
     with stop_on_signals(daemon.request_stop):
@@ -57,6 +60,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
               f"{summary['frames_flagged']} flagged; stored in {summary['storage_root']}:")
         for event_dir in summary["event_dirs"]:
             print(f"  {event_dir}")
+        if summary["triggers_held_off"]:
+            print(f"{summary['triggers_held_off']} of {summary['triggers']} triggers were held off (within "
+                  f"pir.holdoff_s of the one before) and captured nothing")
     code = daemon.exit_code()
     if code != EX_OK:
         print("trapd: the simulated trap failed (see the log above); what it captured before was stored",
@@ -65,18 +71,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
+    """Exit 0 when the trigger was taken, 1 when the PIR's hold-off ignored it."""
     reply = request(socket_path(config_from_args(args)), "trigger")
+    if reply.get("held_off"):
+        print(f"trapd: trigger held off: it came within pir.holdoff_s ({reply.get('holdoff_s')} s) of the last one, "
+              "so nothing was captured; wait and trigger again", file=sys.stderr)
+        return EX_UNHEALTHY
     print(f"trigger sent ({reply.get('fired')})")
     return EX_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 0 when healthy, 1 when the daemon runs but needs a look, 3 when none runs: for monitoring."""
-    reply = request(socket_path(config_from_args(args)), "status")
+    """Exit 0 when healthy, 1 when the daemon runs but needs a look, 3 when none runs: for monitoring, which
+    with ``--json`` always gets a JSON object to parse."""
+    from trapd.cli.status_view import status_lines
+
+    try:
+        reply = request(socket_path(config_from_args(args)), "status")
+    except NotRunningError as exc:
+        if not args.json:
+            raise
+        print(json.dumps({"running": False, "healthy": False, "state": "not running", "problems": [str(exc)]},
+                         indent=2))
+        return exc.exit_code
     reply.pop("ok", None)
     if args.json:
-        print(json.dumps(reply, indent=2))
+        print(json.dumps({"running": True, **reply}, indent=2))
     else:
-        for key, value in reply.items():
-            print(f"{key}: {value}")
+        print("\n".join(status_lines(reply)))
     return EX_OK if reply.get("healthy") else EX_UNHEALTHY

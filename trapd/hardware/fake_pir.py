@@ -6,10 +6,15 @@ path a real edge takes: the backend's callback, the hold-off, the queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from gpiozero.pins.mock import MockPin
 
 from trapd.errors import ControlError
+from trapd.frames import Trigger
 from trapd.hardware.pir import PirSensor
+from trapd.timebase import Instant
 
 
 def is_mock(pir: PirSensor) -> bool:
@@ -30,3 +35,20 @@ def pulse(pir: PirSensor) -> None:
     else:
         pin.drive_low()
         pin.drive_high()
+
+
+def fire(pir: PirSensor, submit: Callable[[Trigger], None]) -> str:
+    """What `trapd trigger` does: pulse a mock PIR pin, or hand a manual trigger to the pipeline on real GPIO."""
+    if is_mock(pir):
+        pulse(pir)
+        return "mock-pin"
+    submit(Trigger(Instant.now(), "manual"))
+    return "manual"
+
+
+def fire_and_tell(pir: PirSensor, submit: Callable[[Trigger], None], holdoff_s: float) -> dict[str, Any]:
+    """The control socket's answer to `trapd trigger`: what fired, and whether the PIR's hold-off ignored it."""
+    before = pir.held_off
+    fired = fire(pir, submit)
+    # A mock pin's edge reaches the PIR's hold-off on this thread, before the pulse returns.
+    return {"fired": fired, "held_off": pir.held_off > before, "holdoff_s": holdoff_s}

@@ -24,6 +24,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,8 +36,8 @@ from trapd.progress import SILENT, Progress
 from trapd.report import activity, charts, overview
 from trapd.report.cache import CachedEvent, EventFacts, load_cache, save_cache, stat_key
 from trapd.report.pages import write_pages
-from trapd.report.summary import event_detail, event_row, frame_file, local_day
-from trapd.report.thumbs import ThumbJob, make_thumbnails
+from trapd.report.summary import EventRow, Thumb, event_detail, event_row, stored_files, thumb_src
+from trapd.report.thumbs import ThumbJob, Thumbnailer
 from trapd.storage.effort import read_marks
 from trapd.storage.layout import catalog_name, deployment_dirs, event_folders, frame_path, report_dir, state_dir
 from trapd.storage.sidecar import Sidecar, SidecarError, read_sidecar
@@ -72,16 +73,25 @@ def build_report(root: Path, out: Path | None = None, progress: Progress = SILEN
     review_key = claim_report_dir(out, root)
     outcome = ReportOutcome(out)
     before = load_cache(out)
-    events, parsed, changed_days = _scan(root, before, outcome, progress)
-    _make_thumbnails(root, out, parsed, events, outcome, progress)
-    _forget(out, {k: v for k, v in before.items() if k not in events})
-    for deployment, day in progress.over(sorted(changed_days), len(changed_days), "days"):
-        _write_day(root, out, deployment, day, events, parsed)
-        outcome.days_written += 1
+    before_by_day: dict[str, set[str]] = {}
+    for name in before:
+        before_by_day.setdefault(name.rpartition("/")[0], set()).add(name)
+    events: dict[str, CachedEvent] = {}
+    folders = event_folders(root)
+    with Thumbnailer() as thumbnailer:
+        for day, group in groupby(progress.over(folders, len(folders), "events"), key=lambda f: f.parent):
+            day_name = catalog_name(root, day)
+            _report_day(root, out, day_name, list(group), {n: before[n] for n in before_by_day.get(day_name, ())},
+                        events, thumbnailer, outcome)
+    seen_days = {name.rpartition("/")[0] for name in events}
+    for day_name, names in before_by_day.items():
+        if day_name not in seen_days:
+            _forget_day(out, day_name, [before[n] for n in names])
     rows = sorted((cached.row for cached in events.values()), key=lambda r: r["start"])
-    root_url = _root_url(root, out)
-    _write_js(out / "data" / "meta.js", "TRAPD_META", {"root": root_url, "reviewKey": review_key})
-    _write_js(out / "data" / "index.js", "TRAPD_REPORT", {"events": rows})
+    _write_js(out / "data" / "meta.js", "TRAPD_META", {"root": _root_url(root, out), "reviewKey": review_key})
+    columns = list(EventRow.__annotations__)
+    _write_js(out / "data" / "index.js", "TRAPD_REPORT",
+              {"columns": columns, "rows": [[row[c] for c in columns] for row in rows]})  # type: ignore[literal-required]
     marks = read_marks(root)
     moment = now or datetime.now(UTC)
     efforts = activity.effort_by_deployment(marks, moment)
@@ -127,36 +137,43 @@ def claim_report_dir(out: Path, root: Path) -> str:
     return key
 
 
-def _scan(root: Path, before: dict[str, CachedEvent], outcome: ReportOutcome, progress: Progress
-          ) -> tuple[dict[str, CachedEvent], dict[str, tuple[Path, Sidecar]], set[tuple[str, str]]]:
-    """Every event: from the cache where its key still matches, else from its sidecar."""
-    events: dict[str, CachedEvent] = {}
-    parsed: dict[str, tuple[Path, Sidecar]] = {}
-    changed: set[tuple[str, str]] = set()
-    folders = event_folders(root)
-    for folder in progress.over(folders, len(folders), "events"):
-        name = catalog_name(root, folder)
-        key = stat_key(folder)
+def _report_day(root: Path, out: Path, day_name: str, folders: list[Path], before: dict[str, CachedEvent],
+                events: dict[str, CachedEvent], thumbnailer: Thumbnailer, outcome: ReportOutcome) -> None:
+    """One day folder of one deployment (``before``: what the cache holds of it): from the cache if nothing in
+    it changed, else read whole (its data file holds every event of the day). Only one day's sidecars are in
+    memory at a time."""
+    names = {catalog_name(root, folder): folder for folder in folders}
+    keys = {name: stat_key(folder) for name, folder in names.items()}
+    if set(keys) == set(before) and all(before[n].key == k for n, k in keys.items()):
+        events.update((name, before[name]) for name in names)
+        return
+    details: dict[str, Any] = {}
+    jobs: list[tuple[Thumb, ThumbJob]] = []
+    for name, folder in names.items():
+        key = keys[name]
         if key is None:
             continue  # no sidecar: a cut event, which the next start or `trapd fsck` quarantines
-        cached = before.get(name)
-        if cached is not None and cached.key == key:
-            events[name] = cached
-            continue
         try:
             sidecar = read_sidecar(folder)
         except (OSError, SidecarError):
             outcome.unreadable.append(name)
             continue
-        outcome.read += 1
-        row = event_row(root, folder, sidecar, _sizes(root, folder, sidecar))
-        events[name] = CachedEvent(key, row, _facts(sidecar))
-        parsed[name] = (folder, sidecar)
-        changed.add((row["deployment"], row["day"]))
-        if cached is not None:
-            changed.add((cached.row["deployment"], cached.row["day"]))
-    changed |= {(c.row["deployment"], c.row["day"]) for name, c in before.items() if name not in events}
-    return events, parsed, changed
+        cached = before.get(name)
+        if cached is not None and cached.key == key:
+            events[name] = cached
+        else:
+            outcome.read += 1
+            row = event_row(root, folder, sidecar, _sizes(root, folder, sidecar))
+            events[name] = CachedEvent(key, row, _facts(sidecar))
+            jobs += [(thumb, ThumbJob(root / stored_files(row)[thumb[0]][0], out / thumb_src(row, thumb[0])))
+                     for thumb in row["thumbs"]]
+        present = {stored_file[0] for stored_file in stored_files(events[name].row).values()}
+        details[sidecar.event_id] = event_detail(root, folder, sidecar, present)
+    _make_thumbnails(jobs, thumbnailer, outcome)
+    for gone in set(before) - set(events):
+        _forget_thumbnails(out, before[gone])
+    _write_js(out / "data" / "days" / f"{day_name}.js", "TRAPD_DAYS", {"events": details}, key=day_name)
+    outcome.days_written += 1
 
 
 def _sizes(root: Path, folder: Path, sidecar: Sidecar) -> dict[str, int]:
@@ -178,53 +195,28 @@ def _facts(sidecar: Sidecar) -> EventFacts:
                       detector=f"{sidecar.detector.name} {sidecar.detector.version}", sha256=sidecar.detector.sha256)
 
 
-def _make_thumbnails(root: Path, out: Path, parsed: dict[str, tuple[Path, Sidecar]], events: dict[str, CachedEvent],
-                     outcome: ReportOutcome, progress: Progress) -> None:
-    jobs = []
-    for name in parsed:
-        row = events[name].row
-        for thumb in [*row["thumbs"], *row["audit_frames"]]:
-            target = out / thumb["src"]
-            if not target.is_file():
-                jobs.append((thumb, ThumbJob(root / thumb["file"], target)))
-    by_job = {id(job): thumb for thumb, job in jobs}
-    for job, failure in progress.over(make_thumbnails(job for _, job in jobs), len(jobs), "thumbnails"):
+def _make_thumbnails(jobs: list[tuple[Thumb, ThumbJob]], thumbnailer: Thumbnailer, outcome: ReportOutcome) -> None:
+    todo = [(thumb, job) for thumb, job in jobs if not job.target.is_file()]
+    for (thumb, job), failure in zip(todo, thumbnailer.make([job for _, job in todo]), strict=True):
         if failure is None:
             outcome.thumbs_made += 1
         else:
             outcome.thumbs_failed += 1
             log.warning("no thumbnail of %s: %s", job.source, failure)
-            by_job[id(job)]["src"] = ""  # the card says the frame cannot be shown; the page links the file
+            thumb[1] = 0  # the card says the frame cannot be shown; the event page links the file
 
 
-def _forget(out: Path, gone: dict[str, CachedEvent]) -> None:
-    """Thumbnails of events no longer on the card (overwritten, deleted by hand)."""
-    for cached in gone.values():
-        for thumb in [*cached.row["thumbs"], *cached.row["audit_frames"]]:
-            if thumb["src"]:
-                (out / thumb["src"]).unlink(missing_ok=True)
+def _forget_thumbnails(out: Path, cached: CachedEvent) -> None:
+    """Thumbnails of an event no longer on the card (overwritten, deleted by hand)."""
+    for thumb in cached.row["thumbs"]:
+        (out / thumb_src(cached.row, thumb[0])).unlink(missing_ok=True)
 
 
-def _write_day(root: Path, out: Path, deployment: str, day: str, events: dict[str, CachedEvent],
-               parsed: dict[str, tuple[Path, Sidecar]]) -> None:
-    path = out / "data" / "days" / deployment / f"{day}.js"
-    names = [n for n, c in events.items() if c.row["deployment"] == deployment and c.row["day"] == day]
-    if not names:
-        path.unlink(missing_ok=True)
-        return
-    details: dict[str, Any] = {}
-    for name in names:
-        folder, sidecar = parsed.get(name) or (root / name, None)
-        if sidecar is None:
-            try:
-                sidecar = read_sidecar(folder)
-            except (OSError, SidecarError):
-                continue  # changed under us since the scan; the next run shows it
-        if local_day(sidecar) == day:
-            present = {f for frame in sidecar.frames if (f := frame_file(root, folder, frame))
-                       and f in events[name].row["files"]}
-            details[sidecar.event_id] = event_detail(root, folder, sidecar, present)
-    _write_js(path, "TRAPD_DAYS", {"events": details}, key=f"{deployment}/{day}")
+def _forget_day(out: Path, day_name: str, gone: list[CachedEvent]) -> None:
+    """A day folder gone from the card: its data file and its events' thumbnails."""
+    for cached in gone:
+        _forget_thumbnails(out, cached)
+    (out / "data" / "days" / f"{day_name}.js").unlink(missing_ok=True)
 
 
 def _write_js(path: Path, variable: str, data: Any, key: str | None = None) -> None:

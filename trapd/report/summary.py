@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from trapd.storage.layout import catalog_name, frame_path
+from trapd.storage.layout import AUDIT_DIR_NAME, audit_reference, catalog_name, frame_file_name, frame_path
 from trapd.storage.sidecar import DetectionEntry, FrameEntry, Sidecar
 from trapd.timebase import parse_utc
 
@@ -25,17 +25,16 @@ BOXES_PER_THUMB = 3
 Box = list[Any]
 
 
-class Thumb(TypedDict):
-    #: The thumbnail, relative to the report folder.
-    src: str
-    #: The frame's file, relative to the storage root (what a review's CSV names).
-    file: str
-    index: int
-    audit: bool
-    boxes: list[Box]
+#: A thumbnail: [frame index, 1 when made (0: the frame does not decode), boxes].
+Thumb = list[Any]
+#: A frame whose file is on the card: [frame index, 1 if in the audit folder, and its file relative to the root
+#: only when it is not named as trapd names frames (<event>_<NNN>.jpg)].
+Stored = list[Any]
 
 
 class EventRow(TypedDict):
+    """An event on the contact sheet: compact, since a year's 20,000 of them load with the page."""
+
     id: str
     deployment: str
     day: str
@@ -55,13 +54,14 @@ class EventRow(TypedDict):
     #: Frames with any flag, and frames finished after a crash.
     flagged: int
     recovered: int
-    #: The event's files that are on the card, relative to the storage root.
-    files: list[str]
-    thumbs: list[Thumb]
-    #: Every discarded frame kept for the audit sample (the audit view shows them all).
-    audit_frames: list[Thumb]
     #: Bytes of the event's files on the card.
     bytes: int
+    #: The event folder relative to the root, when it is not <deployment>/<day>/<id>; else "".
+    dir: str
+    stored: list[Stored]
+    #: The card's thumbnails first (the best frame, then others spread over the event), then every
+    #: discarded frame kept for the audit sample.
+    thumbs: list[Thumb]
 
 
 def site_time(sidecar: Sidecar, utc_text: str) -> datetime:
@@ -114,14 +114,34 @@ def thumb_frames(stored: list[FrameEntry]) -> list[FrameEntry]:
     return sorted(chosen, key=lambda f: f.index)
 
 
-def thumb_name(sidecar: Sidecar, frame: FrameEntry, day: str) -> str:
-    """Relative to the report folder: one folder per deployment and day, so no folder holds a year's thumbnails
-    (a FAT card looks a name up by reading its folder)."""
-    return f"thumbs/{sidecar.deployment_id}/{day}/{sidecar.event_id}_{frame.index:03d}.jpg"
-
-
 def local_day(sidecar: Sidecar) -> str:
     return site_time(sidecar, sidecar.start_utc).strftime("%Y-%m-%d")
+
+
+def event_dir_of(row: EventRow) -> str:
+    return row["dir"] or f"{row['deployment']}/{row['day']}/{row['id']}"
+
+
+def stored_files(row: EventRow) -> dict[int, tuple[str, bool]]:
+    """Each stored frame's file (relative to the storage root) and whether it is an audit frame, by index."""
+    folder = event_dir_of(row)
+    deployment, day, event = folder.split("/")
+    files = {}
+    for index, audit, *named in row["stored"]:
+        if named:
+            files[index] = (named[0], bool(audit))
+        else:
+            name = frame_file_name(event, index)
+            files[index] = (f"{deployment}/{AUDIT_DIR_NAME}/{day}/{event}/{name}" if audit else f"{folder}/{name}",
+                            bool(audit))
+    return files
+
+
+def thumb_src(row: EventRow, index: int) -> str:
+    """Relative to the report folder: one folder per deployment and day, so no folder holds a year's thumbnails
+    (a FAT card looks a name up by reading its folder)."""
+    deployment, day, event = event_dir_of(row).split("/")
+    return f"thumbs/{deployment}/{day}/{frame_file_name(event, index)}"
 
 
 def event_row(root: Path, folder: Path, sidecar: Sidecar, sizes: dict[str, int]) -> EventRow:
@@ -130,24 +150,31 @@ def event_row(root: Path, folder: Path, sidecar: Sidecar, sizes: dict[str, int])
     start = site_time(sidecar, sidecar.start_utc)
     day = start.strftime("%Y-%m-%d")
     best = _best(sidecar)
-    stored = [frame for frame in sidecar.frames if frame_file(root, folder, frame) in sizes]
-
-    def thumb(frame: FrameEntry) -> Thumb:
-        return Thumb(src=thumb_name(sidecar, frame, day), file=frame_file(root, folder, frame) or "",
-                     index=frame.index, audit=frame.audit and not frame.keep,
-                     boxes=_boxes(frame.detections, BOXES_PER_THUMB))
-
+    here = catalog_name(root, folder)
+    conventional_dir = f"{sidecar.deployment_id}/{day}/{sidecar.event_id}"
+    stored_frames = [frame for frame in sidecar.frames if frame_file(root, folder, frame) in sizes]
+    audit_frames = [frame for frame in stored_frames if frame.audit and not frame.keep]
+    shown = thumb_frames(stored_frames)
     return EventRow(
         id=sidecar.event_id, deployment=sidecar.deployment_id, day=day, start=start.isoformat(timespec="seconds"),
         hour=round(start.hour + start.minute / 60, 3), keep=sidecar.decision.keep, reason=sidecar.decision.reason,
         category=best.category if best else "none", label=best.label if best else "", score=best.score if best else 0.0,
-        flags=event_flags(sidecar), frames=len(sidecar.frames), kept=sidecar.counts.kept,
-        audit=sum(1 for f in stored if f.audit and not f.keep), triggers=len(sidecar.triggers),
-        flagged=sum(1 for f in sidecar.frames if f.flags),
-        recovered=sum(1 for f in sidecar.frames if "recovered" in f.flags),
-        files=sorted(sizes), thumbs=[thumb(f) for f in thumb_frames(stored)],
-        audit_frames=[thumb(f) for f in stored if f.audit and not f.keep], bytes=sum(sizes.values()),
+        flags=event_flags(sidecar), frames=len(sidecar.frames), kept=sidecar.counts.kept, audit=len(audit_frames),
+        triggers=len(sidecar.triggers), flagged=sum(1 for f in sidecar.frames if f.flags),
+        recovered=sum(1 for f in sidecar.frames if "recovered" in f.flags), bytes=sum(sizes.values()),
+        dir="" if here == conventional_dir else here,
+        stored=[_stored(root, folder, frame) for frame in stored_frames],
+        thumbs=[[frame.index, 1, _boxes(frame.detections, BOXES_PER_THUMB)]
+                for frame in [*shown, *(f for f in audit_frames if f not in shown)]],
     )
+
+
+def _stored(root: Path, folder: Path, frame: FrameEntry) -> Stored:
+    audit = frame.audit and not frame.keep
+    name = frame_file_name(folder.name, frame.index)
+    conventional = audit_reference(folder.parent.name, folder.name, name) if audit else name
+    return [frame.index, int(audit)] if frame.file == conventional else [frame.index, int(audit),
+                                                                          frame_file(root, folder, frame)]
 
 
 def event_detail(root: Path, folder: Path, sidecar: Sidecar, present: set[str]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,10 @@ from trapd.imaging import UndecodableImage, decode_photo, resize_rgb
 
 log = logging.getLogger(__name__)
 
-#: The longest side of a thumbnail, in pixels: a contact sheet card is about this wide.
-THUMB_SIDE_PX = 320
-THUMB_QUALITY = 75
+#: The longest side of a thumbnail, in pixels: twice what a contact sheet shows of it (sharp on a laptop's
+#: high-density screen), enough for an audit card; about 9 KB each.
+THUMB_SIDE_PX = 240
+THUMB_QUALITY = 72
 #: Larger files are not frames trapd wrote; they are not read whole into memory to be thumbnailed.
 MAX_FRAME_BYTES = 64 * 2**20
 
@@ -63,10 +63,21 @@ def make_thumbnail(job: ThumbJob) -> str | None:
     return None
 
 
-def make_thumbnails(jobs: Iterable[ThumbJob], workers: int | None = None) -> Iterator[tuple[ThumbJob, str | None]]:
-    """Each job, in order, with None or why it failed. Decoding and encoding release the GIL, so threads use
-    every core."""
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1, thread_name_prefix="trapd-thumb") as pool:
-        pending = [(job, pool.submit(make_thumbnail, job)) for job in jobs]
-        for job, future in pending:
-            yield job, future.result()
+class Thumbnailer:
+    """Makes thumbnails on every core: decoding and encoding release the GIL, so threads do."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1, thread_name_prefix="trapd-thumb")
+
+    def make(self, jobs: list[ThumbJob]) -> list[str | None]:
+        """For each job, in order: None when made, else why not."""
+        return list(self._pool.map(make_thumbnail, jobs))
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def __enter__(self) -> Thumbnailer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -101,6 +101,44 @@
     }
   }
 
+  // ---- an event row's files and thumbnails (as trapd/report/summary.py names them) ----
+  function eventDir(row) {
+    return row.dir || [row.deployment, row.day, row.id].join("/");
+  }
+
+  function frameName(row, index) {
+    return row.id + "_" + String(index).padStart(3, "0") + ".jpg";
+  }
+
+  // Each stored frame's file, relative to the storage root, by frame index.
+  function storedFiles(row) {
+    const [deployment, day] = eventDir(row).split("/");
+    const files = {};
+    for (const [index, audit, named] of row.stored) {
+      files[index] = named || (audit ? [deployment, "audit", day, row.id, frameName(row, index)].join("/") :
+        eventDir(row) + "/" + frameName(row, index));
+    }
+    return files;
+  }
+
+  function isAudit(row, index) {
+    return row.stored.some((s) => s[0] === index && s[1] === 1);
+  }
+
+  function thumbSrc(row, index) {
+    const [deployment, day] = eventDir(row).split("/");
+    return "thumbs/" + deployment + "/" + day + "/" + frameName(row, index);
+  }
+
+  function rowsOf(report) {
+    const columns = report.columns;
+    return report.rows.map((values) => {
+      const row = {};
+      columns.forEach((name, i) => { row[name] = values[i]; });
+      return row;
+    });
+  }
+
   // ---- drawing ----
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -147,14 +185,14 @@
   }
 
   function eventLink(row) {
-    return "event.html#" + [row.deployment, row.day, row.id].map(encodeURIComponent).join("/");
+    return "event.html#" + eventDir(row).split("/").map(encodeURIComponent).join("/");
   }
 
   function eventCard(row) {
     const card = el("article", "event-card " + (row.keep ? "kept" : "discarded"));
     card.tabIndex = 0;
     card.dataset.eventId = row.id;
-    card.dataset.files = JSON.stringify(row.files);
+    card.dataset.files = JSON.stringify(Object.values(storedFiles(row)));
     const head = el("header");
     const link = el("a", "when", row.start.replace("T", " "));
     link.href = eventLink(row);
@@ -162,10 +200,10 @@
     head.appendChild(el("span", "badge"));
     card.appendChild(head);
     const strip = el("div", "strip");
-    for (const thumb of row.thumbs) {
+    for (const [index, made, boxes] of row.thumbs.slice(0, 3)) {
       const item = el("a", "thumb-link");
       item.href = eventLink(row);
-      item.appendChild(picture(thumb.src, thumb.boxes, thumb.src ? "frame " + thumb.index : "frame " + thumb.index +
+      item.appendChild(picture(made ? thumbSrc(row, index) : "", boxes, made ? "frame " + index : "frame " + index +
         " cannot be shown (it does not decode)"));
       strip.appendChild(item);
     }
@@ -184,19 +222,22 @@
 
   function auditCard(item) {
     const { row, thumb } = item;
+    const [index, made, boxes] = thumb;
+    const file = storedFiles(row)[index];
     const card = el("article", "event-card audit-card");
     card.tabIndex = 0;
     card.dataset.eventId = row.id;
-    card.dataset.files = JSON.stringify([thumb.file]);
+    card.dataset.files = JSON.stringify([file]);
     const head = el("header");
-    const link = el("a", "when", row.start.replace("T", " ") + " · frame " + thumb.index);
+    const link = el("a", "when", row.start.replace("T", " ") + " · frame " + index);
     link.href = eventLink(row);
     head.appendChild(link);
     head.appendChild(el("span", "badge"));
     card.appendChild(head);
     const big = el("a", "thumb-link");
-    big.href = frameFile(thumb.file);
-    big.appendChild(picture(thumb.src, thumb.boxes, "audit frame " + thumb.index));
+    big.href = frameFile(file);
+    big.appendChild(picture(made ? thumbSrc(row, index) : "", boxes, made ? "audit frame " + index :
+      "audit frame " + index + " cannot be shown (it does not decode)"));
     card.appendChild(big);
     card.appendChild(el("p", "decision", "Discarded with its event: " + row.reason));
     showBadge(card);
@@ -248,7 +289,7 @@
       if (decision && (decision === "kept") !== row.keep) return false;
       if (flag && !row.flags.includes(flag)) return false;
       if (review) {
-        const labelled = row.files.some((f) => labels[f]);
+        const labelled = Object.values(storedFiles(row)).some((f) => labels[f]);
         if ((review === "labelled") !== labelled) return false;
       }
       return true;
@@ -263,7 +304,9 @@
 
   function auditSheet(rows) {
     const items = [];
-    for (const row of rows.slice().reverse()) for (const thumb of row.audit_frames) items.push({ row, thumb });
+    for (const row of rows.slice().reverse()) {
+      for (const thumb of row.thumbs) if (isAudit(row, thumb[0])) items.push({ row, thumb });
+    }
     pager(items, auditCard).set(items);
   }
 
@@ -378,8 +421,8 @@
   showCount();
   const page = document.body.dataset.page;
   const report = window.TRAPD_REPORT;
-  if (page === "index.html" && report) contactSheet(report.events);
-  else if (page === "audit.html" && report) auditSheet(report.events);
+  if (page === "index.html" && report) contactSheet(rowsOf(report));
+  else if (page === "audit.html" && report) auditSheet(rowsOf(report));
   else if (page === "event.html") {
     eventPage();
     window.addEventListener("hashchange", () => window.location.reload());
