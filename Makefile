@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/trapd simulate $(if $(wildcard $(IMAGES)),--images $(IMAGES),) --triggers 4 --storage $(DEMO_STORAGE)
+	$(VENV)/bin/trapd report --storage $(DEMO_STORAGE)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -184,4 +184,5 @@ def test_activity_is_counted_by_the_sites_day_and_hour(tmp_path: Path) -> None:
     hours = diel(rows)
     assert sum(sum(v) for v in hours.values()) == 40
     first = rows[0]
-    assert hours[first["category"]][int(first["hour"])] >= 1
+    assert hours[first["category"] if first["keep"] else "discarded"][int(first["hour"])] >= 1
+    assert sum(hours["discarded"]) == sum(1 for r in rows if not r["keep"])

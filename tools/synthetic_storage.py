@@ -54,20 +54,23 @@ def photos_in(folder: Path) -> list[Path]:
     return found
 
 
-def make_storage(root: Path, events: int, days: int, photos: list[Path], seed: int = 1) -> list[Path]:
-    """Write ``events`` events into ``root``; returns their folders."""
+def make_storage(root: Path, events: int, days: int, photos: list[Path], seed: int = 1,
+                 start: datetime = START) -> list[Path]:
+    """Write ``events`` events into ``root`` over ``days`` days from ``start`` (and effort marks, unless the
+    storage has them already); returns their folders."""
     rng = random.Random(seed)
     state_dir(root).mkdir(parents=True, exist_ok=True)
-    moments = sorted(_moment(rng, days) for _ in range(events))
-    folders = [_event(root, rng, at, number, photos) for number, at in enumerate(moments)]
-    _effort(root, rng, days)
+    moments = sorted(_moment(rng, start, days) for _ in range(events))
+    folders = [_event(root, rng, at, seed * 1_000_000 + number, photos) for number, at in enumerate(moments)]
+    if not effort_path(root).exists():
+        _effort(root, rng, days)
     return folders
 
 
-def _moment(rng: random.Random, days: int) -> datetime:
+def _moment(rng: random.Random, start: datetime, days: int) -> datetime:
     """Mostly at night: a camera trap's animals are."""
     hour = rng.choice([rng.uniform(18, 30), rng.uniform(0, 24)]) % 24
-    return START + timedelta(days=rng.randrange(days), hours=hour)
+    return start + timedelta(days=rng.randrange(days), hours=hour)
 
 
 def _event(root: Path, rng: random.Random, at: datetime, number: int, photos: list[Path]) -> Path:

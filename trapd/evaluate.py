@@ -18,6 +18,7 @@ from trapd.decide import decide_frame, frame_flags
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.errors import InputError
 from trapd.frames import Trigger
+from trapd.progress import SILENT, Progress
 from trapd.replay import full_resolution_needed, lores_size_for, photo_frame
 from trapd.timebase import Instant
 
@@ -113,12 +114,17 @@ class EvalReport:
 
 
 def read_ground_truth(path: Path) -> list[tuple[str, str]]:
+    """``file,label`` rows (a ``ground_truth.csv``, or the review CSV `trapd report` downloads)."""
+    expected = ("with the columns file,label (file relative to the photo folder; label animal, person, vehicle or "
+                "empty)")
+    if not path.is_file():
+        raise InputError(f"ground truth {path} does not exist; give --ground-truth a CSV {expected}")
     try:
         with path.open(newline="", encoding="utf-8") as stream:
             rows = [(row["file"], row["label"]) for row in csv.DictReader(stream)]
     except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"ground truth {path} cannot be read as a UTF-8 CSV with file and label columns "
-                         f"({type(exc).__name__}: {exc})") from None
+        reason = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(f"ground truth {path} cannot be read ({reason}); it must be a UTF-8 CSV {expected}") from None
     unknown = sorted({label for _, label in rows} - {*NON_EMPTY, "empty"})
     if unknown:
         raise InputError(f"ground truth {path} has labels {unknown}; use animal, person, vehicle or empty")
@@ -142,15 +148,17 @@ def _timed(detector: Detector, config: TrapdConfig, warm_up: Path | None,
     return outcome, None
 
 
-def evaluate(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig) -> EvalReport:
+def evaluate(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig,
+             progress: Progress = SILENT) -> EvalReport:
     labelled = read_ground_truth(ground_truth)
     rows, invoke_ms = _timed(detector, config, images_dir / labelled[0][0] if labelled else None,
                              lambda: [(name, label, judge(images_dir / name, detector, config))
-                                      for name, label in labelled])
+                                      for name, label in progress.over(labelled, len(labelled), "photos")])
     return EvalReport(rows, detector.info.name, invoke_ms)
 
 
-def evaluate_events(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig) -> EvalReport:
+def evaluate_events(images_dir: Path, ground_truth: Path, detector: Detector, config: TrapdConfig,
+                    progress: Progress = SILENT) -> EvalReport:
     """As the trap decides: photos grouped into events as ``trapd replay`` groups them (by folder and
     capture time), then decided per event, with event-level keeping and motion between frames."""
     from trapd.replay import replay
@@ -159,7 +167,7 @@ def evaluate_events(images_dir: Path, ground_truth: Path, detector: Detector, co
 
     def score() -> tuple[list[tuple[str, str, Judgement]], list[list[str]]]:
         rows, events = [], []
-        for record, _ in replay(images_dir, detector, config):  # one event in memory at a time
+        for record, _ in replay(images_dir, detector, config, progress=progress):  # one event in memory at a time
             files = []
             for frame, result, decision in zip(record.frames, record.results, record.decisions, strict=True):
                 file = frame.camera.source_name or ""

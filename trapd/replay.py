@@ -35,6 +35,7 @@ from trapd.event import DecidedEvent, OpenEvent, close_event
 from trapd.frames import Frame, Trigger
 from trapd.hardware.replay import JPEG_SUFFIXES, jpeg_camera_frame
 from trapd.motion import thumbnail
+from trapd.progress import SILENT, Progress
 from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
@@ -155,8 +156,8 @@ def interpreter_threads(configured: int) -> int:
     return max(1, min(configured, len(os.sched_getaffinity(0)) - 1))
 
 
-def replay(folder: Path, detector: Detector, config: TrapdConfig,
-           store: EventWriter | None = None) -> Iterator[tuple[DecidedEvent, StoredEvent | None]]:
+def replay(folder: Path, detector: Detector, config: TrapdConfig, store: EventWriter | None = None,
+           progress: Progress = SILENT) -> Iterator[tuple[DecidedEvent, StoredEvent | None]]:
     """Decide (and, given a store, store) each event of the archive, in time order.
 
     Decoding runs ahead on a worker thread (JPEG decoding and the interpreter both release the
@@ -177,7 +178,8 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
                            source_name=photo.path.relative_to(folder).as_posix(), full_resolution=full_resolution)
 
     jobs = iter([(record, index, photo) for record, photos in plans for index, photo in enumerate(photos)])
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trapd-decode") as decoder:
+    with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="trapd-decode") as decoder,
+          progress.bar(sum(len(photos) for _, photos in plans), "photos") as bar):
         ahead: deque[Future[Frame]] = deque()
 
         def decode_next() -> None:
@@ -193,6 +195,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig,
                 frames.append(ahead.popleft().result())
                 decode_next()
                 results.append(run_detector(detector, frames[-1]))
+                bar.advance()
             thumbnails = [thumbnail(frame.camera.lores) for frame in frames]
             decided = close_event(record, frames, results, thumbnails, detector.info, config.decision)
             yield decided, (store.write(decided) if store is not None else None)

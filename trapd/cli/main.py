@@ -104,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
 
     detect = add("detect", cmd_detect, "Run the detector and the keep/discard decision on photos.")
-    detect.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    detect.add_argument("images", type=Path, nargs="+", metavar="IMAGE|DIR", help="photos, or folders of them")
     detect.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
     detect.add_argument("--json", action="store_true", help="one JSON object per line")
+    detect.add_argument("--annotate", type=Path, metavar="OUT_DIR",
+                        help="write copies of the photos here with the detections drawn (boxes, labels, scores)")
 
     replay = add("replay", cmd_replay, "Run the trap's decision pipeline over a folder of photos, as if captured.")
     replay.add_argument("folder", type=Path, metavar="DIR", help="photos; sub-folders or time gaps make events")
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CSV with file and label columns (default: DIR/ground_truth.csv)")
     evaluate.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--verbose", action="store_true", help="also the latency spread and interpreter overhead")
     evaluate.add_argument("--events", action="store_true",
                           help="group photos into events as `trapd replay` does and decide per event, as the trap "
                                "does (event-level keeping, motion); reports event recall")

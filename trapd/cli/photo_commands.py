@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, offline_detector
 from trapd.config.load import load_config
-from trapd.errors import EX_OK
+from trapd.errors import EX_OK, InputError
 from trapd.storage.layout import lock_path
 
 
@@ -18,20 +19,40 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
+    from trapd.annotate import photos_in, write_annotated
     from trapd.evaluate import judge
+    from trapd.progress import for_terminal
 
     config = config_from_args(args, default_storage=SIMULATE_STORAGE)
+    photos = photos_in(args.images)
+    if not photos:
+        raise InputError(f"no .jpg/.jpeg photos in {', '.join(map(str, args.images))}")
     detector = offline_detector(config)
-    for image in args.images:
-        judgement = judge(image, detector, config)
+    progress = for_terminal()
+    kept = 0
+    for path, name in progress.over(photos, len(photos), "photos"):
+        judgement = judge(path, detector, config)
+        kept += judgement.keep
         if args.json:
-            print(json.dumps(judgement.as_json()), flush=True)
+            progress.echo(json.dumps({**judgement.as_json(), "file": path.as_posix()}))
         else:
-            print(f"{judgement.file}: {'KEEP' if judgement.keep else 'discard'} ({judgement.reason})", flush=True)
+            progress.echo(f"{path}: {'KEEP' if judgement.keep else 'discard'} ({judgement.reason}); "
+                          f"latency_ms {judgement.result.latency_ms:.1f}")
+            for detection in sorted(judgement.result.detections, key=lambda d: -d.score):
+                box = ", ".join(f"{v:.3f}" for v in detection.bbox)
+                progress.echo(f"    {detection.category:8} {detection.label} {detection.score:.2f} at [{box}]")
+        if args.annotate is not None:
+            failure = write_annotated(path, args.annotate / name, judgement.result.detections)
+            if failure is not None:
+                log.warning("%s not annotated: %s", path, failure)
+    if not args.json:
+        where = f"; annotated copies in {args.annotate}" if args.annotate is not None else ""
+        print(f"{len(photos)} photos: {kept} kept, {len(photos) - kept} discarded{where}")
     return EX_OK
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from trapd.progress import for_terminal
     from trapd.replay import frame_lines, replay
     from trapd.storage.lock import StorageLock
     from trapd.storage.writer import EventWriter
@@ -43,43 +64,61 @@ def cmd_replay(args: argparse.Namespace) -> int:
         store.prepare()
         lock = StorageLock(lock_path(store.root))
         lock.acquire()  # a daemon, or another replay, may be writing there; released at exit
-    for record, stored in replay(args.folder, offline_detector(config, decoding_alongside=True), config, store):
+    progress = for_terminal()
+    events = frames = kept = flagged = 0
+    detector = offline_detector(config, decoding_alongside=True)
+    for record, stored in replay(args.folder, detector, config, store, progress):
+        events += 1
         for line in frame_lines(record):
+            frames += 1
+            kept += line["keep"]
+            flagged += bool(line["flags"])
             if args.json:
-                print(json.dumps(line), flush=True)
+                progress.echo(json.dumps(line))
             else:
-                print(f"{line['event']}  {line['file']}: {'KEEP' if line['keep'] else 'discard'} ({line['reason']})",
-                      flush=True)
+                progress.echo(f"{line['event']}  {line['file']}: {'KEEP' if line['keep'] else 'discard'} "
+                              f"({line['reason']})")
         if stored is not None:
             log.info("event %s stored in %s", record.event_id, stored.directory)
+    if not args.json:
+        where = f"; stored in {store.root}" if store is not None else " (not stored: add --storage DIR to keep them)"
+        print(f"{frames} photos in {events} events: {kept} kept, {frames - kept} discarded, {flagged} flagged{where}")
     return EX_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from trapd.evaluate import evaluate, evaluate_events
+    from trapd.evaluate import evaluate, evaluate_events, read_ground_truth
+    from trapd.progress import for_terminal
 
     config = config_from_args(args, default_storage=SIMULATE_STORAGE)
     ground_truth = args.ground_truth or args.images_dir / "ground_truth.csv"
+    read_ground_truth(ground_truth)  # a missing or malformed file is said before the model is loaded
     score = evaluate_events if args.events else evaluate
-    report = score(args.images_dir, ground_truth, offline_detector(config), config).as_json()
+    report = score(args.images_dir, ground_truth, offline_detector(config), config, for_terminal()).as_json()
     if args.json:
         print(json.dumps(report))
         return EX_OK
-    print(f"detector                {report['detector']}")
-    print(f"frames                  {report['frames']}")
-    print(f"recall, non-empty       {report['recall_non_empty']}  "
-          f"({report['kept_non_empty']}/{report['non_empty']} kept)")
-    print(f"rejection, empty        {report['empty_rejection']}  "
-          f"({report['rejected_empty']}/{report['empty']} discarded)")
-    for category, counts in report["per_category"].items():
-        print(f"  {category:21} {counts['kept']}/{counts['total']} kept")
-    if report["event_recall"] is None:
-        print("event recall            n/a (single photos; --events groups them as replay does)")
-    else:
-        print(f"event recall            {report['event_recall']}  "
-              f"({report['events_kept']}/{report['events_non_empty']} events with an animal, person or vehicle)")
-    print(f"latency ms, median/p90  {report['latency_ms_median']} / {report['latency_ms_p90']}")
-    print(f"overhead / invoke time  {report['overhead_ratio']}")
-    print(f"missed                  {', '.join(report['missed']) or '-'}")
-    print(f"empty but kept          {', '.join(report['empty_kept']) or '-'}")
+    print("\n".join(eval_lines(report, verbose=args.verbose)))
     return EX_OK
+
+
+def eval_lines(report: dict[str, Any], verbose: bool) -> list[str]:
+    """What a biologist asks of a filter: how many animals it kept, how many empty photos it threw away."""
+    median = report["latency_ms_median"]
+    lines = [f"kept {report['kept_non_empty']} of {report['non_empty']} photos with an animal, person or vehicle; "
+             f"threw away {report['rejected_empty']} of {report['empty']} empty photos"
+             + (f"; {median:.0f} ms per photo" if median is not None else "")]
+    for category, counts in report["per_category"].items():
+        lines.append(f"  {category:8} {counts['kept']} of {counts['total']} kept")
+    if report["event_recall"] is not None:
+        lines.append(f"  events   {report['events_kept']} of {report['events_non_empty']} events with an animal, "
+                     "person or vehicle kept")
+    lines.append(f"  thrown away, though not empty: {', '.join(report['missed']) or 'none'}")
+    empty_kept = report["empty_kept"]
+    lines.append(f"  empty, but kept: {', '.join(empty_kept[:10]) or 'none'}"
+                 + (f" and {len(empty_kept) - 10} more" if len(empty_kept) > 10 else ""))
+    lines.append(f"  detector {report['detector']}")
+    if verbose:
+        lines.append(f"  latency ms, median / p90: {median} / {report['latency_ms_p90']}")
+        lines.append(f"  time outside the interpreter, over its invoke time: {report['overhead_ratio']}")
+    return lines

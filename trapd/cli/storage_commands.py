@@ -9,6 +9,7 @@ import sys
 
 from trapd.cli.common import config_from_args
 from trapd.errors import EX_OK, EX_UNHEALTHY, UsageError
+from trapd.progress import for_terminal
 from trapd.storage.layout import state_dir
 
 
@@ -29,7 +30,7 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         # Events a crash left open are finished as a start would, with the configured detector (fail-open).
         recovery = recover(root, writer, lambda: build_detector(config), config.decision,
                            lambda judge: lores_size_for(judge, config))
-        report = reconcile(root, catalog)
+        report = reconcile(root, catalog, for_terminal())
         report.indexed[:0] = recovery.recovered_events
         counts = catalog.counts()
     if args.json:
@@ -66,13 +67,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "camtrap-dp":
         from trapd.storage.camtrap_dp import export_camtrap_dp
 
-        counts = export_camtrap_dp(config, args.out, force=args.force)
+        counts = export_camtrap_dp(config, args.out, force=args.force, progress=for_terminal())
         missing = counts.pop("missing")
         print(f"{args.out}: Camtrap DP package, " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     else:
         from trapd.storage.megadetector import export_megadetector
 
-        count, missing = export_megadetector(config.storage.root, args.out)
+        count, missing = export_megadetector(config.storage.root, args.out, for_terminal())
         print(f"{args.out}: {count} images from {config.storage.root}")
     if missing:
         print(f"{missing} frames whose files are gone from the card were left out; `trapd fsck` records them as "
@@ -81,7 +82,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from trapd.progress import for_terminal
     from trapd.report.build import build_report
 
     root = config_from_args(args).storage.root

@@ -16,6 +16,8 @@ from trapd.report.summary import EventCategory, EventRow
 from trapd.storage.effort import EffortMark, Period, periods, rate_limited_drops
 
 CATEGORIES: tuple[EventCategory, ...] = get_args(EventCategory)
+#: The diel activity's panels: kept events by category, then the discarded ones.
+DIEL_PANELS: tuple[str, ...] = (*CATEGORIES, "discarded")
 
 
 @dataclass
@@ -85,9 +87,11 @@ def per_day(rows: list[EventRow], marks: list[EffortMark], zones: dict[str, tzin
     return dict(sorted(days.items()))
 
 
-def diel(rows: list[EventRow]) -> dict[EventCategory, list[int]]:
-    """Events by hour of the day at the site, for each category (``none``: no detection at all)."""
-    hours: dict[EventCategory, Counter[int]] = {category: Counter() for category in CATEGORIES}
+def diel(rows: list[EventRow]) -> dict[str, list[int]]:
+    """Events by hour of the day at the site: kept events by the category of their best detection (``none``:
+    kept with no detection, unfiltered say), and the discarded ones apart, whatever the detector called them
+    (the rock it calls an animal every night is not an animal's activity)."""
+    hours: dict[str, Counter[int]] = {panel: Counter() for panel in DIEL_PANELS}
     for row in rows:
-        hours[row["category"]][int(row["hour"]) % 24] += 1
-    return {category: [counts[h] for h in range(24)] for category, counts in hours.items()}
+        hours[row["category"] if row["keep"] else "discarded"][int(row["hour"]) % 24] += 1
+    return {panel: [counts[h] for h in range(24)] for panel, counts in hours.items()}

@@ -202,7 +202,7 @@ def _make_thumbnails(jobs: list[tuple[Thumb, ThumbJob]], thumbnailer: Thumbnaile
             outcome.thumbs_made += 1
         else:
             outcome.thumbs_failed += 1
-            log.warning("no thumbnail of %s: %s", job.source, failure)
+            log.debug("no thumbnail of %s: %s", job.source, failure)  # counted, and said on its card
             thumb[1] = 0  # the card says the frame cannot be shown; the event page links the file
 
 

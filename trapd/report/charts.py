@@ -17,14 +17,14 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from trapd.report.activity import CATEGORIES, DayCounts, DeploymentEffort
-from trapd.report.summary import EventCategory
+from trapd.report.activity import DIEL_PANELS, DayCounts, DeploymentEffort
 
 #: Colours a reader with a common colour-vision deficiency can tell apart (Okabe and Ito).
 KEPT, DISCARDED, STORM = "#009E73", "#999999", "#E69F00"
 STATE_COLOURS = {"armed": "#009E73", "full": "#D55E00", "paused": "#56B4E9"}
-CATEGORY_COLOURS: dict[EventCategory, str] = {"animal": "#009E73", "person": "#CC79A7", "vehicle": "#0072B2",
-                                              "none": "#999999"}
+PANEL_COLOURS = {"animal": "#009E73", "person": "#CC79A7", "vehicle": "#0072B2", "none": "#56B4E9",
+                 "discarded": "#999999"}
+PANEL_TITLES = {"none": "kept, no detection", "discarded": "discarded"}
 _STYLE: Any = {"svg.fonttype": "none", "svg.hashsalt": "trapd", "font.size": 9, "axes.spines.top": False,
           "axes.spines.right": False}
 
@@ -104,11 +104,13 @@ def per_day_bars(days: dict[str, DayCounts], what: str) -> bytes:
         else:
             series = [("in kept events", KEPT, [c.triggers_kept for c in counts]),
                       ("in discarded events", DISCARDED, [c.triggers_discarded for c in counts])]
+        # One filled step per series, a day wide: a year is 365 days, and 1,095 bar patches take seconds to draw.
+        edges = [*x, x[-1] + 1] if len(x) else [0.0]
         bottom = [0] * len(x)
-        width = 0.8 if len(x) > 1 else 0.5
         for label, colour, values in series:
-            axes.bar(x, values, width=width, bottom=bottom, color=colour, label=label)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+            top = [b + v for b, v in zip(bottom, values, strict=True)]
+            axes.stairs(top, edges, baseline=bottom, fill=True, color=colour, label=label)
+            bottom = top
         axes.set_ylabel(f"{what} per day")
         _counts(axes, max(bottom))
         if len(x) == 1:
@@ -118,19 +120,19 @@ def per_day_bars(days: dict[str, DayCounts], what: str) -> bytes:
         return _svg(figure)
 
 
-def diel_activity(hours: dict[EventCategory, list[int]]) -> bytes:
-    """Events by hour of the day at the site, one small panel per category, on one scale per panel."""
+def diel_activity(hours: dict[str, list[int]]) -> bytes:
+    """Events by hour of the day at the site, one small panel each (trapd/report/activity.py), each on its scale."""
     figure = _figure(3.0)
     if not any(sum(v) for v in hours.values()):
         return _empty(figure, "no events yet")
     with matplotlib.rc_context(_STYLE):
-        panels = figure.subplots(1, len(CATEGORIES), sharex=True)
-        for axes, category in zip(panels, CATEGORIES, strict=True):
-            axes.bar(range(24), hours[category], width=0.9, align="edge", color=CATEGORY_COLOURS[category])
-            axes.set_title(f"{'no detection' if category == 'none' else category} ({sum(hours[category])})")
+        panels = figure.subplots(1, len(DIEL_PANELS), sharex=True)
+        for axes, panel in zip(panels, DIEL_PANELS, strict=True):
+            axes.bar(range(24), hours[panel], width=0.9, align="edge", color=PANEL_COLOURS[panel])
+            axes.set_title(f"{PANEL_TITLES.get(panel, panel)} ({sum(hours[panel])})")
             axes.set_xticks([0, 6, 12, 18, 24])
             axes.set_xlim(0, 24)
             axes.set_xlabel("hour of day (site time)")
-            _counts(axes, max(hours[category]))
+            _counts(axes, max(hours[panel]))
         panels[0].set_ylabel("events")
         return _svg(figure)

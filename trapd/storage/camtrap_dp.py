@@ -24,6 +24,7 @@ from trapd.config.model import TrapdConfig
 from trapd.decide import keep_floor
 from trapd.errors import ConfigError
 from trapd.files import make_dirs_durable, write_atomic
+from trapd.progress import SILENT, Progress
 from trapd.storage.effort import periods, read_marks
 from trapd.storage.export_dir import claim_package_dir, record_package
 from trapd.storage.layout import catalog_name, frame_path
@@ -63,7 +64,8 @@ def _keeps(detection: DetectionEntry, sidecar: Sidecar) -> bool:
     return detection.score >= keep_floor(detection.category, sidecar.decision.policy)
 
 
-def export_camtrap_dp(config: TrapdConfig, out: Path, *, force: bool = False) -> dict[str, int]:
+def export_camtrap_dp(config: TrapdConfig, out: Path, *, force: bool = False,
+                      progress: Progress = SILENT) -> dict[str, int]:
     """Write the package; returns the rows of each table, and ``missing``: frames a sidecar names that are gone.
 
     Every deployment found in the storage is exported (a card moved between sites holds several),
@@ -72,7 +74,7 @@ def export_camtrap_dp(config: TrapdConfig, out: Path, *, force: bool = False) ->
     """
     root = config.storage.root
     by_deployment: dict[str, list[tuple[Path, Sidecar]]] = {config.deployment.id: []}
-    for folder, sidecar in read_sidecars(root):
+    for folder, sidecar in read_sidecars(root, progress):
         by_deployment.setdefault(sidecar.deployment_id, []).append((folder, sidecar))
     if len(by_deployment) > 1 and not by_deployment[config.deployment.id]:
         del by_deployment[config.deployment.id]  # the config names a site this card never saw

@@ -17,6 +17,7 @@ from typing import Any
 from trapd import __version__
 from trapd.errors import StorageError
 from trapd.files import make_dirs_durable, write_atomic
+from trapd.progress import SILENT, Progress
 from trapd.storage.export_dir import claim_output_file
 from trapd.storage.layout import catalog_name, frame_path
 from trapd.storage.sidecar import read_sidecars
@@ -25,12 +26,12 @@ CATEGORY_IDS = {"animal": "1", "person": "2", "vehicle": "3"}
 FORMAT_VERSION = "1.4"
 
 
-def megadetector_json(root: Path) -> tuple[dict[str, Any], int]:
+def megadetector_json(root: Path, progress: Progress = SILENT) -> tuple[dict[str, Any], int]:
     """The document, and how many frames a sidecar names whose file is gone (left out, not a crash)."""
     images: list[dict[str, Any]] = []
     detectors: set[str] = set()
     missing = 0
-    for folder, sidecar in read_sidecars(root):
+    for folder, sidecar in read_sidecars(root, progress):
         detectors.add(sidecar.detector.name)
         for frame in sidecar.frames:
             if not frame.file:
@@ -63,10 +64,10 @@ def megadetector_json(root: Path) -> tuple[dict[str, Any], int]:
     }, missing
 
 
-def export_megadetector(root: Path, out: Path) -> tuple[int, int]:
+def export_megadetector(root: Path, out: Path, progress: Progress = SILENT) -> tuple[int, int]:
     """Write the JSON atomically; returns how many images it lists, and how many missing files it left out."""
     claim_output_file(out)
-    document, missing = megadetector_json(root)
+    document, missing = megadetector_json(root, progress)
     try:
         make_dirs_durable(out.parent.resolve())
     except OSError as exc:

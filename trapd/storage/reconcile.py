@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from trapd.files import TMP_SUFFIX, fsync_dir, make_dirs_durable, write_atomic
+from trapd.progress import SILENT, Progress
 from trapd.storage.catalog import Catalog
 from trapd.storage.effort import read_marks
 from trapd.storage.layout import (
@@ -83,13 +84,14 @@ class Reconciliation:
                 "removed_by_hand": self.removed_by_hand, "reasons": self.reasons}
 
 
-def reconcile(root: Path, catalog: Catalog) -> Reconciliation:
+def reconcile(root: Path, catalog: Catalog, progress: Progress = SILENT) -> Reconciliation:
     """Make the catalog and the files agree after whatever happened (see the module's doc)."""
     report = Reconciliation()
     _remove_temporaries(root, report)
     in_progress = _spooled_events(root)
     indexed = catalog.indexed_events()
-    for folder in event_folders(root):
+    folders = event_folders(root)
+    for folder in progress.over(folders, len(folders), "events"):
         if folder.name not in in_progress:
             _reconcile_event(root, folder, catalog, indexed, report)
     indexed = catalog.indexed_events() | set(report.not_indexed)  # not indexed yet, but complete on disk

@@ -29,6 +29,7 @@ from trapd.errors import InputError
 from trapd.event import EndReason
 from trapd.files import write_atomic
 from trapd.frames import MetadataValue, TriggerSource
+from trapd.progress import SILENT, Progress
 from trapd.storage.layout import AUDIT_DIR_NAME, SIDECAR_NAME, deployment_dirs
 
 SCHEMA_VERSION = 1
@@ -250,11 +251,12 @@ def write_sidecar(folder: Path, sidecar: Sidecar) -> None:
     write_atomic(folder / SIDECAR_NAME, sidecar.encode())
 
 
-def read_sidecars(root: Path) -> Iterator[tuple[Path, Sidecar]]:
+def read_sidecars(root: Path, progress: Progress = SILENT) -> Iterator[tuple[Path, Sidecar]]:
     """Every event sidecar under a storage root, oldest first, with its folder (for the exports)."""
     if not root.is_dir():
         raise InputError(f"storage {root} does not exist; pass the --storage the trap wrote to")
-    for path in sorted(p for deployment in deployment_dirs(root) for p in deployment.glob(f"*/*/{SIDECAR_NAME}")):
+    paths = sorted(p for deployment in deployment_dirs(root) for p in deployment.glob(f"*/*/{SIDECAR_NAME}"))
+    for path in progress.over(paths, len(paths), "events"):
         try:
             yield path.parent, read_sidecar(path.parent)
         except (OSError, SidecarError) as exc:
