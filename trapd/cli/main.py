@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -35,6 +36,9 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
+    # Pillow warns on stderr about EXIF it cannot read ("Corrupt EXIF data"); trapd flags those photos
+    # (metadata_unreadable) and says so in its own words, so the raw warning is only noise.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     return_large_blocks()
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
