@@ -114,6 +114,10 @@ class RecordingCamera:
     def scene_lux(self) -> float | None:
         return self.lux
 
+    def settle(self, timeout_s: float) -> bool:
+        self.calls.append("settle")
+        return True
+
     def close(self) -> None:
         self.calls.append("close")
 

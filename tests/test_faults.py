@@ -90,3 +90,26 @@ def test_a_camera_failing_one_capture_in_twenty(tmp_path: Path, mock_factory: Mo
 @pytest.mark.slow
 def test_a_thousand_captures_with_one_in_twenty_failing(tmp_path: Path, mock_factory: MockFactory) -> None:
     camera_errors(tmp_path, mock_factory, captures=1000)
+
+
+def test_a_camera_that_fails_every_capture_stops_the_trap_with_exit_69(tmp_path: Path,
+                                                                        mock_factory: MockFactory) -> None:
+    """Each failure already restarts the camera; when that does not help, only a restart of the service might
+    (systemd's Restart=on-failure), and `trapd status` says why it stopped."""
+    camera = RecordingCamera(SyntheticCamera((160, 120), (80, 60)), fail_every=1)
+    sink = EventSink()
+    config = make_config(tmp_path, burst={"frames": 10, "interval_s": 0.0}, camera={"max_failures_in_a_row": 4})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        mock_factory.pin(17).drive_high()
+        mock_factory.pin(17).drive_low()
+        assert daemon.stop_requested.wait(10), "the daemon asked to stop"
+        [(record, _)] = sink.wait_for(1)
+    finally:
+        daemon.stop()
+    assert daemon.exit_code() == 69
+    assert len(camera.capture_times_ns) == 4, "no more captures after the limit"
+    assert record.frames == ()
+    snapshot = daemon.status.snapshot()
+    assert snapshot["state"] == "failed"
+    assert any("failed 4 captures in a row" in warning for warning in snapshot["warnings"])

@@ -162,7 +162,7 @@ def test_capture_cold_mode_starts_and_stops_the_camera_per_event(tmp_path: Path,
     assert camera.calls == []
     rig.fire()
     rig.next_event()
-    assert camera.calls == ["start", "stop"]
+    assert camera.calls == ["start", "settle", "stop"]
 
 
 @pytest.mark.parametrize(("lux", "lit_during_capture"), [(0.5, True), (500.0, False)])
@@ -307,3 +307,39 @@ def test_free_space_says_full_once_asks_for_room_once_and_recovers(tmp_path: Pat
         assert (space.full, status.snapshot()["state"]) == (False, "armed")
     finally:
         catalog.close()
+
+
+class CountingLux(RecordingCamera):
+    """Counts light readings; the scene is dark."""
+
+    def __init__(self) -> None:
+        super().__init__(synthetic())
+        self.lux = 1.0
+        self.readings = 0
+
+    def scene_lux(self) -> float | None:
+        self.readings += 1
+        self.calls.append("lux")
+        return self.lux
+
+
+def test_capture_light_is_judged_once_per_event_and_the_burst_waits_for_exposure_after_the_ir(
+        tmp_path: Path, rigs: list[CaptureRig]) -> None:
+    """A reading between two bursts of one event could see the scene still lit by the IR, or an exposure still
+    adapted to it; and the IR's first frame is exposed for darkness unless the burst waits for it to settle."""
+    camera = CountingLux()
+    factory = MockFactory()
+    illuminator = Illuminator(make_config(tmp_path, illuminator={"pin": 22}).illuminator, pin_factory=factory)
+    first_burst = threading.Event()
+    camera._on_capture = set_at(2, first_burst)
+    rigs.append(rig := CaptureRig(tmp_path, camera, illuminator=illuminator, burst={"frames": 2, "interval_s": 0.0},
+                                  event={"gap_s": 0.5}))
+    rig.fire()
+    assert first_burst.wait(5)
+    rig.fire()  # a second burst in the same event
+    _, frames = rig.next_event()
+    assert len(frames) == 4
+    assert camera.readings == 1, "the light of an event is read once, before its first burst"
+    assert camera.calls.count("settle") == 2, "after the IR goes on, each burst waits for the exposure"
+    assert camera.calls.index("lux") < camera.calls.index("settle")
+    illuminator.close()

@@ -23,7 +23,7 @@ from trapd.config.model import TrapdConfig
 from trapd.control import ControlServer, socket_path_for
 from trapd.detect.base import Detector
 from trapd.detect.build import build_detector
-from trapd.errors import EX_OK, EX_SOFTWARE
+from trapd.errors import EX_OK, EX_SOFTWARE, TrapdError
 from trapd.event import DecidedEvent
 from trapd.hardware import fake_pir
 from trapd.hardware.camera import Camera
@@ -300,4 +300,7 @@ class Daemon:
         return fake_pir.fire_and_tell(self.pir, self.pipeline.submit, self.config.pir.holdoff_s)
 
     def exit_code(self) -> int:
-        return EX_SOFTWARE if self._pipeline is not None and self._pipeline.failure is not None else EX_OK
+        failure = self._pipeline.failure if self._pipeline is not None else None
+        if failure is None:
+            return EX_OK
+        return failure.exit_code if isinstance(failure, TrapdError) else EX_SOFTWARE

@@ -63,10 +63,16 @@ class CameraFrame:
     decode_error: str | None = None
     #: Why the frame's own metadata (a photo's EXIF) could not be read; the pixels are kept, and flagged.
     metadata_error: str | None = None
+    #: False when auto-exposure was still settling (a cold start, the IR just on): the frame may be over- or
+    #: under-exposed, and is flagged. None where the camera does not say.
+    exposure_settled: bool | None = None
 
     @property
     def exposure_start_ns(self) -> int:
-        """Start of exposure on the monotonic clock: readout timestamp minus exposure time."""
+        """Start of exposure on the monotonic clock: readout timestamp minus exposure time.
+
+        libcamera documents SensorTimestamp as CLOCK_BOOTTIME; the Pi's camera drivers stamp it with
+        CLOCK_MONOTONIC at frame start. The two differ only after a suspend, which a trap never does."""
         sensor_ns = int(self.metadata["SensorTimestamp"] or 0)
         exposure_us = float(self.metadata.get("ExposureTime") or 0)
         return sensor_ns - int(exposure_us * 1000)
@@ -97,7 +103,8 @@ class Frame:
         """What capture knows is wrong with the frame (decisions add their own; see decide.frame_flags)."""
         return (*(("recovered",) if self.recovered else ()),
                 *(("undecodable",) if self.camera.decode_error is not None else ()),
-                *(("metadata_unreadable",) if self.camera.metadata_error is not None else ()))
+                *(("metadata_unreadable",) if self.camera.metadata_error is not None else ()),
+                *(("exposure_unsettled",) if self.camera.exposure_settled is False else ()))
 
     def without_pixels(self) -> Frame:
         """The frame once its JPEG is on disk and its detections are known: the record, not the arrays."""

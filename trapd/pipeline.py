@@ -42,7 +42,7 @@ from typing import Any
 
 from trapd.config.model import TrapdConfig
 from trapd.detect.base import Detector
-from trapd.errors import DeviceError
+from trapd.errors import DeviceError, TrapdError
 from trapd.frames import Trigger
 from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
@@ -225,11 +225,17 @@ class Pipeline:
     # --- plumbing --------------------------------------------------------------------------------------
 
     def _fail(self, exc: BaseException) -> None:
-        """A thread of the pipeline died of a bug: say so, and stop the daemon (exit 70) for systemd to restart."""
+        """A thread of the pipeline died: say so, and stop the daemon for systemd to restart. A device that gave
+        up (a camera failing every capture) is said in its own sentence, exit 69; anything else is a bug, with
+        its traceback, exit 70."""
         self.failure = exc
         self._stopping.set()
         self.cancel_waits()
-        log.critical("pipeline thread %s failed; trapd is stopping", threading.current_thread().name, exc_info=exc)
+        if isinstance(exc, TrapdError):
+            log.critical("%s", exc)
+        else:
+            log.critical("pipeline thread %s failed; trapd is stopping", threading.current_thread().name,
+                         exc_info=exc)
         if self._on_failure is not None:
             self._on_failure(exc)
 

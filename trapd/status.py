@@ -105,10 +105,12 @@ class Status:
             self._today = (day, dict.fromkeys(TODAY_COUNTERS, 0))
         self._today[1][counter] += n
 
-    def note_capture(self, ok: bool) -> None:
-        """Track captures failing in a row: a loose ribbon cable fails every one, silently otherwise."""
+    def note_capture(self, ok: bool) -> int:
+        """Track captures failing in a row (a loose ribbon cable fails every one, silently otherwise); returns
+        how many have."""
         with self._lock:
             self._capture_failure_streak = 0 if ok else self._capture_failure_streak + 1
+            return self._capture_failure_streak
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -25,6 +25,17 @@ class CameraCommon(Section):
     pretrigger_interval_s: float = Field(
         0.25, gt=0.0, le=10.0, description="Spacing of the frames in the pre-trigger buffer."
     )
+    settle_timeout_s: float = Field(
+        0.5, ge=0.0, le=10.0,
+        description="After a cold start or the IR going on, wait at most this long for auto-exposure to settle "
+        "before the burst (frames taken before it settled are flagged exposure_unsettled). Longer gives better "
+        "first frames, shorter catches a passing animal sooner; 0 does not wait.",
+    )
+    max_failures_in_a_row: int = Field(
+        5, ge=1, le=1000,
+        description="After this many failed captures in a row trapd stops with exit 69, so that systemd restarts "
+        "it and the camera with it (each failure already restarts the camera).",
+    )
     make: ExifText = Field("Raspberry Pi", description="EXIF Make.")
     model: ExifText | None = Field(
         None, description="EXIF Model; null uses the camera's own sensor name.", max_length=64

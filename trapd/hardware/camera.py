@@ -32,6 +32,10 @@ class Camera(Protocol):
         """The camera's current estimate of scene illuminance, or None if it has none."""
         ...
 
+    def settle(self, timeout_s: float) -> bool:
+        """Wait at most ``timeout_s`` for auto-exposure to settle; False if it had not by then."""
+        ...
+
     def close(self) -> None:
         """Release the camera. Safe to call twice."""
         ...
@@ -57,6 +61,9 @@ class FakeCamera:
 
     def stop(self) -> None:
         pass
+
+    def settle(self, timeout_s: float) -> bool:
+        return True  # a photo or a drawing has no exposure to settle
 
     def close(self) -> None:
         pass

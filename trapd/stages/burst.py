@@ -2,6 +2,12 @@
 
 First any pre-trigger frames the warm camera held from before the edge, then ``burst.frames``
 shots ``burst.interval_s`` apart, with the IR illuminator on around them when the scene is dark.
+Whether it is dark is decided once per event, before its first burst: a reading taken between two
+bursts could see a scene still lit by the IR, or an exposure still adapted to it. After the IR
+goes on, the burst waits (``camera.settle_timeout_s`` at most) for the exposure to settle.
+
+A failed capture is counted and the burst goes on; ``camera.max_failures_in_a_row`` failures stop
+the trap (exit 69), so systemd restarts it: a camera that gives nothing is a trap that sees nothing.
 Runs on the capture stage's thread, which owns everything here.
 """
 
@@ -41,6 +47,10 @@ class Burster:
         self._pretrigger = pretrigger
         self._schedule = schedule
         self._backpressure = False
+        self._settle_timeout_s = config.camera.settle_timeout_s
+        self._max_failures = config.camera.max_failures_in_a_row
+        #: The event the light was last judged for, and whether it needed the IR.
+        self._lit_for: tuple[str, bool] | None = None
 
     def take(self, event: OpenEvent, trigger: Trigger, burst: int, index: int) -> int:
         """Capture one burst (plus any pre-trigger frames); returns the event's next frame index."""
@@ -50,9 +60,10 @@ class Burster:
                 pretrigger = held.exposure_start_ns < trigger.at.monotonic_ns
                 index = self._hand_on(held, event, trigger, burst, index, pretrigger=pretrigger)
         illuminator = self._illuminator
-        lit = illuminator is not None and illuminator.needed(self._read_scene_lux, self._sun_down)
+        lit = illuminator is not None and self._needs_light(event_id, illuminator)
         if illuminator is not None and lit:
             illuminator.on()
+            self._settle(event_id)
         try:
             started = time.monotonic()
             for shot in range(self._burst.frames):
@@ -65,9 +76,7 @@ class Burster:
                     with self._camera_lock:
                         captured = self._camera.capture()
                 except DeviceError as exc:
-                    self._status.count("camera_errors")
-                    self._status.note_capture(ok=False)
-                    log.warning("event %s: frame %d not captured: %s", event_id, index, exc)
+                    self._camera_failed(event_id, index, exc)
                     continue
                 self._status.note_capture(ok=True)
                 index = self._hand_on(captured, event, trigger, burst, index, pretrigger=False)
@@ -112,6 +121,32 @@ class Burster:
         elif self._backpressure and waiting < self._frames.maxsize // 2:
             self._backpressure = False
             log.info("storage caught up: %d frames in flight", waiting)
+
+    def _needs_light(self, event_id: str, illuminator: Illuminator) -> bool:
+        if self._lit_for is None or self._lit_for[0] != event_id:
+            self._lit_for = (event_id, illuminator.needed(self._read_scene_lux, self._sun_down))
+        return self._lit_for[1]
+
+    def _settle(self, event_id: str) -> None:
+        try:
+            with self._camera_lock:
+                settled = self._camera.settle(self._settle_timeout_s)
+        except DeviceError as exc:
+            log.warning("event %s: exposure not read after the IR went on: %s", event_id, exc)
+            return
+        if not settled:
+            log.info("event %s: exposure had not settled within camera.settle_timeout_s after the IR went on",
+                     event_id)
+
+    def _camera_failed(self, event_id: str, index: int, exc: DeviceError) -> None:
+        self._status.count("camera_errors")
+        streak = self._status.note_capture(ok=False)
+        log.warning("event %s: frame %d not captured: %s", event_id, index, exc)
+        if streak >= self._max_failures:
+            message = (f"the camera failed {streak} captures in a row (camera.max_failures_in_a_row); trapd stops "
+                       "with exit 69 so that systemd restarts it and the camera. Last: " + str(exc))
+            self._status.warn(message)
+            raise DeviceError(message)
 
     def _sun_down(self) -> bool | None:
         return self._schedule.is_night() if self._schedule is not None else None

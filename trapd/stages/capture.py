@@ -46,6 +46,7 @@ class CaptureStage:
         """``settle(n)``: tells the pipeline that n accepted triggers' events have closed (or never will)."""
         self._event_config = config.event
         self._warm = config.camera.mode == "warm"
+        self._settle_timeout_s = config.camera.settle_timeout_s
         self._camera = camera
         self._status = status
         self._space = space
@@ -196,6 +197,9 @@ class CaptureStage:
     def _start_cold_camera(self, event_id: str) -> None:
         try:
             self._camera.start()
+            if not self._camera.settle(self._settle_timeout_s):
+                log.info("event %s: exposure had not settled within camera.settle_timeout_s; the first frames are "
+                         "flagged exposure_unsettled", event_id)
         except DeviceError as exc:
             # The burst's captures will fail and be counted too; the event (its triggers) is still recorded.
             self._status.count("camera_errors")
