@@ -1,14 +1,26 @@
-"""The IR illuminator and the status LED: gpiozero output devices, both optional."""
+"""The IR illuminator and the status LED: gpiozero output devices, both optional.
+
+Closing one leaves its line pulled to its off level. gpiozero's close hands a line back as an
+input, and its lgpio backend with bias disabled: the gate of the IR driver would float while trapd
+is stopped or restarting, and a floating MOSFET gate can switch the LEDs on. So after the close the
+line is pulled toward off through the pin factory (it stays claimed by the process until it exits).
+When trapd is not running at all only a resistor holds it: the wiring table asks for a 100 kΩ
+pull-down on the gate (README).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from gpiozero import DigitalOutputDevice
+from gpiozero.exc import GPIOZeroError
 
 from trapd.config.sections import IlluminatorConfig, StatusLedConfig
 from trapd.hardware.gpio import open_gpio_device
+
+log = logging.getLogger(__name__)
 
 
 def _open_output(role: str, pin: int | str, active_high: bool, pin_factory: Any) -> Any:
@@ -17,6 +29,22 @@ def _open_output(role: str, pin: int | str, active_high: bool, pin_factory: Any)
         pin,
         lambda: DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory),
     )
+
+
+def close_pulled_off(device: Any, role: str) -> None:
+    """Switch off, close, then pull the line to the off level (see the module's doc)."""
+    if device.closed:
+        return
+    device.off()
+    factory, number, active_high = device.pin_factory, device.pin.info.name, device.active_high
+    device.close()
+    try:
+        line = factory.pin(number)
+        line.function = "input"
+        line.pull = "down" if active_high else "up"
+    except (GPIOZeroError, OSError) as exc:  # a pin with a fixed pull, a backend without pulls
+        log.warning("%s.pin %s left as it is after closing (%s); fit the pull resistor the README's wiring table "
+                    "names", role, number, exc)
 
 
 class Illuminator:
@@ -55,8 +83,7 @@ class Illuminator:
 
     def close(self) -> None:
         if self._device is not None:
-            self.off()
-            self._device.close()
+            close_pulled_off(self._device, "illuminator")
 
     def __enter__(self) -> Illuminator:
         return self
@@ -81,8 +108,7 @@ class StatusLed:
 
     def close(self) -> None:
         if self._device is not None:
-            self.show_capturing(False)
-            self._device.close()
+            close_pulled_off(self._device, "status_led")
 
     def __enter__(self) -> StatusLed:
         return self

@@ -6,6 +6,11 @@ months for an animal should not. ``DigitalInputDevice`` gets edges from the GPIO
 
 The edge callback runs on the backend's thread and does as little as possible: read both
 clocks, apply the hold-off, hand a :class:`Trigger` on.
+
+``pir.bounce_ms`` means different things per backend. lgpio (the Pi's, and the service's) reports
+an edge only once the level has been stable that long, so its callback comes ``bounce_ms`` after
+the edge: the trigger time is corrected back by it. RPi.GPIO and gpiozero's mock report the first
+edge at once and ignore those that follow within ``bounce_ms``: no correction.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from trapd.timebase import Instant
 log = logging.getLogger(__name__)
 
 _PULL_UP = {"down": False, "up": True, "none": None}
+#: Pin factories whose debounce is a stable-level filter, so that an edge is reported ``bounce_ms`` late.
+EDGE_AFTER_STABLE_FACTORIES = frozenset({"LGPIOFactory"})
 
 
 class PirSensor:
@@ -45,6 +52,8 @@ class PirSensor:
         self._armed = False
         self._active_high = bool(config.active_high) if config.pull == "none" else config.pull == "down"
         self._device = open_input_pin(config, pin_factory)
+        stable_filter = type(self._device.pin_factory).__name__ in EDGE_AFTER_STABLE_FACTORIES
+        self._edge_delay_ns = int(config.bounce_ms * 1e6) if stable_filter else 0
 
     @property
     def pin_name(self) -> str:
@@ -88,7 +97,8 @@ class PirSensor:
 
     def _edge(self) -> None:
         if self._armed:
-            self._accept(Instant.now(), "pir")
+            now = Instant.now()
+            self._accept(now.at_monotonic(now.monotonic_ns - self._edge_delay_ns), "pir")
 
     def _accept(self, at: Instant, source: TriggerSource) -> None:
         with self._lock:
