@@ -12,6 +12,7 @@ import threading
 import time
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +26,11 @@ from trapd.frames import Trigger
 from trapd.hardware.outputs import Illuminator
 from trapd.hardware.pir import PirSensor
 
+#: These tests open pins only; no storage is touched.
+NO_STORAGE = Path("unused-storage")
 
-class LgpioLikePin(MockPin):
+
+class LgpioLikePin(MockPin):  # type: ignore[misc]  # gpiozero has no type hints
     """lgpio's debounce is a stable-level filter: an edge is reported only after the level has held for the
     debounce time (then, late by it), and a shorter pulse never. Its close() re-claims the line as an input with
     bias disabled (gpiozero 2.0.1 LGPIOPin.close)."""
@@ -54,7 +58,7 @@ class LgpioLikePin(MockPin):
         self._pull = "floating"
 
 
-class LGPIOFactory(MockFactory):  # named as gpiozero's, which is how trapd knows the backend
+class LGPIOFactory(MockFactory):  # type: ignore[misc]  # named as gpiozero's, which is how trapd knows the backend
     def __init__(self) -> None:
         super().__init__(pin_class=LgpioLikePin)
 
@@ -75,7 +79,7 @@ def fake_lgpio(failure: str) -> types.ModuleType:
     """An lgpio whose chip cannot be opened, as lgpio says it: one message for any reason (the errno is lost)."""
     module = types.ModuleType("lgpio")
 
-    class error(Exception):  # noqa: N801 - lgpio's own name
+    class error(Exception):
         def __str__(self) -> str:
             return repr(self.args[0])
 
@@ -98,7 +102,7 @@ def test_gpio_that_fails_names_the_first_backends_own_failure(monkeypatch: pytes
     monkeypatch.delitem(sys.modules, "gpiozero.pins.lgpio", raising=False)
     monkeypatch.setattr(LocalPiFactory, "_get_revision", lambda self: 0xC03111)  # a Pi 4
     with pytest.raises(DeviceError) as raised:
-        PirSensor(make_config(None).pir, lambda trigger: None)
+        PirSensor(make_config(NO_STORAGE).pir, lambda trigger: None)
     message = str(raised.value)
     assert "lgpio: 'can not open gpiochip'" in message and "gpio group" in message
     assert "install python3-lgpio" not in message
@@ -109,13 +113,13 @@ def test_gpio_without_lgpio_installed_says_to_install_it(monkeypatch: pytest.Mon
     monkeypatch.delitem(sys.modules, "lgpio", raising=False)  # not installed here: `import lgpio` fails
     monkeypatch.delitem(sys.modules, "gpiozero.pins.lgpio", raising=False)
     with pytest.raises(DeviceError, match=r"the first, lgpio: No module named 'lgpio'.*apt install python3-lgpio"):
-        PirSensor(make_config(None).pir, lambda trigger: None)
+        PirSensor(make_config(NO_STORAGE).pir, lambda trigger: None)
 
 
 @pytest.mark.parametrize("active_high", [True, False])
 def test_a_closed_illuminator_line_is_pulled_to_off_not_left_floating(active_high: bool) -> None:
     factory = LGPIOFactory()
-    config = make_config(None, illuminator={"pin": 22, "active_high": active_high}).illuminator
+    config = make_config(NO_STORAGE, illuminator={"pin": 22, "active_high": active_high}).illuminator
     illuminator = Illuminator(config, pin_factory=factory)
     illuminator.on()
     illuminator.close()
@@ -129,7 +133,7 @@ def test_a_trigger_is_timed_at_the_edge_though_lgpio_reports_it_after_the_deboun
     factory = LGPIOFactory()
     got: list[Trigger] = []
     reported = threading.Event()
-    config = make_config(None, pir={"bounce_ms": 200}).pir
+    config = make_config(NO_STORAGE, pir={"bounce_ms": 200}).pir
 
     def on_trigger(trigger: Trigger) -> None:
         got.append(trigger)
@@ -148,7 +152,7 @@ def test_a_trigger_is_timed_at_the_edge_though_lgpio_reports_it_after_the_deboun
 def test_with_the_mock_backend_the_edge_is_reported_at_once_and_not_shifted() -> None:
     factory = MockFactory()
     got: list[Trigger] = []
-    pir = PirSensor(make_config(None, pir={"bounce_ms": 200}).pir, got.append, pin_factory=factory)
+    pir = PirSensor(make_config(NO_STORAGE, pir={"bounce_ms": 200}).pir, got.append, pin_factory=factory)
     pir.arm()
     edge_ns = time.monotonic_ns()
     factory.pin(17).drive_high()

@@ -4,10 +4,14 @@
 #   sudo tools/install-pi.sh            # install or update; safe to run again
 #   tools/install-pi.sh --dry-run       # print every step, change nothing
 #   sudo tools/install-pi.sh --start    # also start the service now
+#   sudo tools/install-pi.sh --model ssd-mobilenet-v1-coco     # fetch a shipped card's model (needs internet)
+#   sudo tools/install-pi.sh --model /media/usb/m.tflite       # or install one from a file (its card beside it)
 #
 # Steps: apt packages (picamera2 and the lgpio pin factory come from apt on Pi OS), a venv that
 # sees them (--system-site-packages), trapd installed into it, the `trapd` system user in the
-# gpio and video groups, /etc/trapd/config.yaml (never overwritten), the systemd unit, enabled.
+# gpio and video groups, /etc/trapd/config.yaml (never overwritten), the systemd unit, enabled, and
+# with --model a detector model in /var/lib/trapd/models. It ends by saying whether the trap will
+# filter, or run fail-open (keep every frame) for want of its model.
 set -euo pipefail
 
 PREFIX=/opt/trapd
@@ -20,13 +24,18 @@ SOURCE=$(cd "$(dirname "$0")/.." && pwd)
 
 dry_run=0
 start=0
-for arg in "$@"; do
-  case "$arg" in
+model=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --dry-run) dry_run=1 ;;
     --start) start=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "install-pi.sh: unknown option $arg (use --dry-run, --start)" >&2; exit 64 ;;
+    --model)
+      [ $# -ge 2 ] || { echo "install-pi.sh: --model needs a shipped card's name or a .tflite file" >&2; exit 64; }
+      model=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "install-pi.sh: unknown option $1 (use --dry-run, --start, --model NAME|FILE)" >&2; exit 64 ;;
   esac
+  shift
 done
 
 step() {  # step "what it does" command...: run it, or in a dry run say what would run
@@ -97,11 +106,46 @@ else
 fi
 step "check the config" "$VENV/bin/trapd" check-config "$CONFIG_DIR/config.yaml"
 
+if [ -n "$model" ]; then
+  if [ -f "$model" ]; then
+    step "install the model $model (with its labels and card beside it)" \
+      "$VENV/bin/trapd" models install "$model" --dir /var/lib/trapd/models
+  else
+    step "fetch and install the model $model (checked against its card's sha256)" \
+      "$VENV/bin/trapd" models fetch "$model" --dir /var/lib/trapd/models
+  fi
+  step "let the service read it" chown -R trapd:trapd /var/lib/trapd/models
+fi
+
 step "install the systemd unit" install -m 644 "$SOURCE/systemd/trapd.service" "$UNIT"
 step "reload systemd" systemctl daemon-reload
 step "enable trapd at boot" systemctl enable trapd
 if [ "$start" = 1 ]; then
   step "start (or restart) trapd now" systemctl restart trapd
+fi
+# Will it filter? The model the config's detector section names must be on the service's search path.
+detector_model() {  # the `model:` under `detector:` (not camera.model), or nothing
+  awk '/^detector:/ {inside = 1; next} /^[^[:space:]#]/ {inside = 0}
+       inside && /^[[:space:]]+model:/ {print $2; exit}' "$1" 2>/dev/null
+}
+wanted=$(detector_model "$SOURCE/config.yaml")
+if [ -f "$CONFIG_DIR/config.yaml" ]; then
+  configured=$(detector_model "$CONFIG_DIR/config.yaml")
+  wanted=${configured:-$wanted}
+fi
+if [ -n "$model" ] && [ "$model" = "$wanted" ]; then
+  echo "model: $wanted installed; the trap will filter empty frames"
+elif [ -n "$model" ] && [ -f "$model" ]; then
+  echo "model: $model installed; the trap filters if its card is named $wanted (detector.model), else it runs" \
+       "fail-open: check with 'trapd models list' and set detector.model in $CONFIG_DIR/config.yaml"
+elif [ -n "$model" ]; then
+  echo "model: $model installed, but the config names $wanted: set detector.model: $model in" \
+       "$CONFIG_DIR/config.yaml, or the trap runs fail-open (keeps every frame)"
+elif ls /var/lib/trapd/models/*.card.yaml 2>/dev/null | grep -q "/${wanted}.card.yaml$"; then
+  echo "model: $wanted is installed; the trap will filter empty frames"
+else
+  echo "model: $wanted is NOT installed; the trap will run fail-open (keep every frame, marked unfiltered)." \
+       "Run again with --model $wanted (needs internet) or --model FILE.tflite from a USB stick"
 fi
 if [ "$dry_run" = 1 ]; then
   echo "dry run: nothing was changed"

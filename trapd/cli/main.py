@@ -18,7 +18,7 @@ from typing import NoReturn
 from trapd import __version__
 from trapd.cli.common import non_negative_float, positive_int, utc_time
 from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_trigger
-from trapd.cli.model_commands import cmd_models_install, cmd_models_list, cmd_models_verify
+from trapd.cli.model_commands import cmd_models_fetch, cmd_models_install, cmd_models_list, cmd_models_verify
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
 from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck, cmd_report
 from trapd.config.model import DEFAULT_CONFIG_PATH
@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--dir", type=Path, help="install here (default: /var/lib/trapd/models as root, "
                          "else ~/.local/share/trapd/models)")
     install.set_defaults(handler=cmd_models_install)
+    fetch = model_commands.add_parser("fetch", help="download a model, check its sha256, and install it")
+    fetch.add_argument("source", metavar="NAME|URL", help="a shipped card's name (see trapd/detect/cards/), or a URL")
+    fetch.add_argument("--sha256", help="with a URL: the checksum its publisher gives (required)")
+    fetch.add_argument("--card", type=Path, help="the model card (with a URL for a model trapd ships no card for)")
+    fetch.add_argument("--dir", type=Path, help="install here (default: as for install)")
+    fetch.set_defaults(handler=cmd_models_fetch)
     verify = model_commands.add_parser("verify", help="check every model's sha256 against its card")
     verify.set_defaults(handler=cmd_models_verify)
     return parser

@@ -1,4 +1,4 @@
-"""`trapd models`: list, install and verify the models on the search path."""
+"""`trapd models`: list, install, fetch and verify the models on the search path."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def cmd_models_list(args: argparse.Namespace) -> int:
               f"{model.card.licence:11} {model.model_path}")
     if not found:
         print("no models found in: " + ", ".join(str(p) for p in search_path()))
+        print("without one the trap keeps every frame (fail-open). Get the default detector with `trapd models fetch "
+              "ssd-mobilenet-v1-coco` (needs internet; add sudo on a field unit), or copy one from a USB stick with "
+              "`trapd models install FILE.tflite`; or point TRAPD_MODELS_DIR at a folder of models")
     return EX_OK
 
 
@@ -24,6 +27,14 @@ def cmd_models_install(args: argparse.Namespace) -> int:
     from trapd.detect.install import install
 
     installed = install(args.path, name=args.name, card_path=args.card, target_dir=args.dir)
+    print(f"installed {installed.card.name} -> {installed.model_path} (sha256 {installed.card.sha256})")
+    return EX_OK
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    from trapd.detect.fetch import fetch
+
+    installed = fetch(args.source, sha256=args.sha256, card_path=args.card, target_dir=args.dir)
     print(f"installed {installed.card.name} -> {installed.model_path} (sha256 {installed.card.sha256})")
     return EX_OK
 

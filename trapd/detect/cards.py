@@ -73,6 +73,20 @@ class SsdOutputNames(_CardSection):
     count: str
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Download(_CardSection):
+    """Where `trapd models fetch NAME` gets the model: a URL and the sha256 of the file at that URL (checked
+    before anything is installed), and, for an archive (.zip, .tar.gz), the names of the model and its labels
+    inside it."""
+
+    url: str = Field(pattern=r"^https?://[^\s]{1,2000}$", description="The file to download.")
+    sha256: Sha256 = Field(description="sha256 of the file at the URL, as its publisher gives it.")
+    model_member: PlainFile | None = Field(None, description="The model's name inside the archive.")
+    labels_member: PlainFile | None = Field(None, description="The labels file's name inside the archive.")
+
+
 class ModelCard(_CardSection):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="What config and commands call it.")
     version: str = Field("", description="Version of the weights, recorded as Camtrap DP classifiedBy.")
@@ -91,8 +105,12 @@ class ModelCard(_CardSection):
     )
     thresholds: dict[Category, float] = Field(default_factory=dict, description="Suggested score thresholds.")
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="Expected sha256 of the file.")
+    labels_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
+                                      description="Expected sha256 of the labels file: a wrong one maps classes "
+                                      "to the wrong names, and an empty one discards every animal.")
     licence: str = ""
     source: str = ""
+    download: Download | None = Field(None, description="Where `trapd models fetch` gets it; none: install a file.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCard:

@@ -57,6 +57,7 @@ def install(source: Path, name: str | None = None, card_path: Path | None = None
     if card.sha256 is not None and card.sha256 != checksum:
         raise ModelError(f"{source} does not match its card (sha256 {checksum[:12]}..., card says "
                          f"{card.sha256[:12]}...); the copy is damaged or the card is for another file")
+    labels_checksum = hashlib.sha256(labels_bytes).hexdigest()
     destination = target_dir or install_dir()
     written: list[Path] = []
     try:
@@ -67,7 +68,8 @@ def install(source: Path, name: str | None = None, card_path: Path | None = None
             TfliteModel(ResolvedModel(card, staged / card.file, staged / card.labels, None), num_threads=1)
         make_dirs_durable(destination)
         installed_card = destination / f"{card.name}{CARD_SUFFIX}"
-        data = card.model_copy(update={"sha256": checksum}).model_dump(mode="json", exclude_defaults=True)
+        data = card.model_copy(update={"sha256": checksum, "labels_sha256": labels_checksum}).model_dump(
+            mode="json", exclude_defaults=True)
         for path, content in ((destination / card.file, model_bytes), (destination / card.labels, labels_bytes),
                               (installed_card, yaml.safe_dump(data, sort_keys=False).encode())):
             write_atomic(path, content)
@@ -117,10 +119,15 @@ class Verification:
 
 
 def verify() -> list[Verification]:
+    """Each model's sha256 against its card, and its labels file's against the card's labels_sha256."""
     results = []
     for model in discover():
         checksum = model.sha256()
         expected = model.card.sha256
-        results.append(Verification(model, checksum, None if expected is None else checksum == expected))
+        ok = None if expected is None else checksum == expected
+        if ok is not False and model.card.labels_sha256 is not None:
+            labels_ok = model.labels_path.is_file() and file_sha256(model.labels_path) == model.card.labels_sha256
+            ok = ok if labels_ok else False
+        results.append(Verification(model, checksum, ok))
     return results
 

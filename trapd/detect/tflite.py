@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,28 @@ from trapd.frames import RGBImage
 from trapd.imaging import resize_rgb
 
 
+def read_labels(card: ModelCard, path: Path) -> list[str]:
+    """The labels, refused in a sentence when they cannot be the card's: a wrong file names classes wrongly, and an
+    empty or short one leaves every animal unnamed, so that the filter discards it as "no detections"."""
+    try:
+        data = path.read_bytes()
+        labels = data.decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ModelError(f"labels {path} of model {card.name} cannot be read ({reason or exc}); it must be a UTF-8 "
+                         "text file, one label per line") from None
+    if card.labels_sha256 is not None and hashlib.sha256(data).hexdigest() != card.labels_sha256:
+        raise ModelError(f"labels {path} of model {card.name} do not match its card (labels_sha256); reinstall "
+                         "the model with its own labels file")
+    named = {line.strip() for line in labels}
+    missing = sorted({label for names in card.categories.values() for label in names} - named)
+    if missing:
+        raise ModelError(f"labels {path} of model {card.name} do not name {', '.join(missing[:5])}"
+                         f"{' and more' if len(missing) > 5 else ''}, which its card maps to categories: the file "
+                         f"is empty, short or another model's ({len(labels)} lines); reinstall the model")
+    return labels
+
+
 class TfliteModel:
     def __init__(self, resolved: ResolvedModel, num_threads: int) -> None:
         self.card: ModelCard = resolved.card
@@ -25,12 +49,7 @@ class TfliteModel:
         self._input = self._interpreter.get_input_details()[0]
         self._outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
         self._check_against_card()
-        try:
-            self.labels = resolved.labels_path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ModelError(f"labels {resolved.labels_path} of model {self.card.name} cannot be read "
-                             f"({reason or exc}); it must be a UTF-8 text file, one label per line") from None
+        self.labels = read_labels(self.card, resolved.labels_path)
         self._check_outputs_against_labels()
         self.invoke_ns = 0  # total time inside invoke(), for overhead accounting
         self.invocations = 0
