@@ -148,8 +148,24 @@ def test_check_config_cli_valid_and_invalid(tmp_path: Path) -> None:
     result = trapd_cli("check-config", str(bad))
     assert result.returncode == EX_CONFIG
     assert "burst.frames = 'many'" in result.stderr
-    assert "camera.moed: unknown key" in result.stderr
+    assert "camera.moed: unknown key; did you mean 'mode'?" in result.stderr, "the camera's keys, by its type"
     assert "Traceback" not in result.stderr
+
+
+def test_a_size_with_one_number_says_it_needs_two(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("camera:\n  main_size: [2028]\n")
+    result = trapd_cli("check-config", str(bad))
+    assert result.returncode == EX_CONFIG
+    assert "camera.main_size = [2028]: needs 2 numbers, not 1" in result.stderr
+
+
+def test_check_config_warns_when_the_named_model_is_not_on_the_search_path(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("detector:\n  model: no-such-model\n")
+    result = trapd_cli("check-config", str(config), env={"TRAPD_MODELS_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    assert result.returncode == 0 and "valid" in result.stdout
+    assert "detector.model 'no-such-model' is not on the model search path" in result.stderr
 
 
 def test_daemon_refuses_a_bad_config_with_exit_78(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ def test_fix_time_round_trip(tmp_path: Path) -> None:
 
     again = trapd_cli(*args)  # an interrupted run is simply run again: nothing moves twice
     assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("nothing changed: the 1 events of that range were already shifted")
     assert _sidecars(root)[first]["start_utc"] == after[first]["start_utc"]
     assert len((root / ".trapd" / "time-fixes.jsonl").read_text().splitlines()) == 1
 

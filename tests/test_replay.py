@@ -140,3 +140,24 @@ def test_eval_with_events_scores_frames_as_the_trap_decides_them(tmp_path: Path)
     # a, b and c are one burst: a's fox keeps all three (the fox is in b too, unseen); d stands alone.
     assert (events["kept_non_empty"], events["rejected_empty"]) == (2, 1)
     assert (events["events_kept"], events["events_non_empty"], events["event_recall"]) == (1, 1, 1.0)
+
+
+def test_replay_stores_an_archive_photo_as_the_camera_that_took_it(tmp_path: Path) -> None:
+    """Its Make and Model, and its time, not "Raspberry Pi" and "file"; and the trigger says it was a replay."""
+    source = Path(__file__).resolve().parent.parent.parent / "shared" / "images" / "camera-trap" / \
+        "ct_idaho_camera_traps_loc_0062_loc_0062_im_004678.jpg"
+    if not source.is_file():
+        pytest.skip(f"shared photos not found ({source.parent}: ../shared is absent)")
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / source.name).write_bytes(source.read_bytes())
+    config = write_config(tmp_path / "c.yaml", tmp_path / "store", detector={"type": "none"})
+    result = trapd_cli("replay", str(archive), "--config", str(config), "--storage", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    [stored] = (tmp_path / "s").glob("test-site/*/*/*.jpg")
+    exif = Image.open(stored).getexif()
+    assert (exif[ExifTags.Base.Make], exif[ExifTags.Base.Model]) == ("RECONYX", "PC900 PROFESSIONAL")
+    taken = Image.open(source).getexif().get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal)
+    assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == taken
+    [sidecar] = (tmp_path / "s").glob(f"test-site/*/*/{SIDECAR_NAME}")
+    assert {t["source"] for t in json.loads(sidecar.read_text())["triggers"]} == {"replay"}

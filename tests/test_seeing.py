@@ -115,3 +115,16 @@ def test_a_progress_bar_on_a_terminal_and_none_in_a_pipe(photos: Path) -> None:
     assert process.returncode == 0
     assert b"photos/s" in shown or b"s/ photos" in shown, shown
     assert process.stdout.decode().startswith("kept 1 of 1 photos")
+
+
+def test_the_runtime_does_not_print_its_banner_among_trapds_lines(photos: Path) -> None:
+    result = trapd_cli("detect", str(photos / "sn_domestic_dog.jpg"), env=WITH_MODELS)
+    assert result.returncode == 0 and "XNNPACK" not in result.stderr and "INFO:" not in result.stderr
+
+
+def test_a_simulation_of_a_pi_stores_frames_of_the_pis_size() -> None:
+    from trapd.config.model import TrapdConfig
+    from trapd.simulate import with_fake_camera
+
+    pi = TrapdConfig.model_validate({"camera": {"type": "picamera2", "main_size": [2028, 1520]}})
+    assert with_fake_camera(pi, None).camera.main_size == (2028, 1520)  # type: ignore[attr-defined]

@@ -112,6 +112,11 @@ def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_on_an_invalid_one(t
                    what="the refusal in status")
         assert deployment() == "reloaded-site", "an invalid config must leave the running one in place"
         assert trapd_cli("trigger", *common).returncode == 0, "and the trap still works"
+
+        write_config(config, tmp_path / "store", deployment={"id": "fixed-site", "camera_id": "cam-2"})
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: deployment() == "fixed-site", what="the mended config")
+        assert not any("reload" in w for w in status().get("warnings", [])), "the refusal is answered"
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=30)
@@ -157,7 +162,8 @@ class SlowFakeDaemon:
         self.config = config
         self.stop_requested = threading.Event()
         self.pipeline = type("Pipeline", (), {"failure": None})()
-        self.status = type("Status", (), {"warn": lambda self, message: None})()
+        self.status = type("Status", (), {"warn": lambda self, message: None,
+                                          "clear_warnings": lambda self, prefix: None})()
         self.events: list[str] = []
         self.running = False
         SlowFakeDaemon.made.append(self)

@@ -35,7 +35,7 @@ MetadataValue = int | float | str | None
 #: the event's gap ran out (a PIR in repeat-trigger mode gives no new edges); manual: `trapd trigger`;
 #: timelapse: schedule.timelapse_interval_s; unknown: a frame recovered after a crash that carried no
 #: record of its trigger (a damaged file, or one kept byte for byte as it came).
-TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual", "timelapse", "unknown"]
+TriggerSource = Literal["pir", "pir-high-at-start", "pir-still-high", "manual", "timelapse", "replay", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,9 @@ class CameraFrame:
     decode_error: str | None = None
     #: Why the frame's own metadata (a photo's EXIF) could not be read; the pixels are kept, and flagged.
     metadata_error: str | None = None
+    #: The source's EXIF Make, for a photo replayed from an archive (its Model is ``camera_model``): stored
+    #: photos say which camera took them, not "Raspberry Pi".
+    camera_make: str | None = None
     #: False when auto-exposure was still settling (a cold start, the IR just on): the frame may be over- or
     #: under-exposed, and is flagged. None where the camera does not say.
     exposure_settled: bool | None = None

@@ -16,6 +16,7 @@ from trapd.frames import RGBImage
 JPEG_MAGIC = b"\xff\xd8\xff"
 #: The EXIF tag saying how a photo must be turned to stand upright.
 ORIENTATION = 0x0112
+MAKE, MODEL = 0x010F, 0x0110
 
 
 class UndecodableImage(ValueError):
@@ -28,6 +29,9 @@ class Decoded:
     #: Why the photo's EXIF could not be read (it is then taken as upright), or None. A frame whose
     #: metadata is damaged is still a frame: kept, and flagged.
     metadata_error: str | None = None
+    #: The camera that took the photo, from its EXIF Make and Model (printable ASCII, as EXIF holds), if given.
+    make: str | None = None
+    model: str | None = None
 
 
 def decode_jpeg(data: bytes, at_least: int | tuple[int, int] | None = None) -> RGBImage:
@@ -53,16 +57,17 @@ def decode_photo(data: bytes, at_least: int | tuple[int, int] | None = None) -> 
     try:
         with Image.open(io.BytesIO(data)) as image:  # the header only, for the EXIF orientation
             orientation, metadata_error = _orientation(image)
+            make, model = _camera_of(image) if metadata_error is None else (None, None)
             if orientation == 1:
                 plain = _decode_plain(data, wanted)
                 if plain is not None:
-                    return Decoded(plain, metadata_error)
+                    return Decoded(plain, metadata_error, make, model)
             if wanted is not None:
                 image.draft("RGB", wanted)
             image.load()
             upright = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
             rgb = upright.convert("RGB") if upright.mode != "RGB" else upright
-            return Decoded(np.asarray(rgb, dtype=np.uint8), metadata_error)
+            return Decoded(np.asarray(rgb, dtype=np.uint8), metadata_error, make, model)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         # Pillow reports a truncated file as OSError("image file is truncated ..."), and a header
         # claiming gigapixels as DecompressionBombError: either way kept, flagged, never a crash.
@@ -100,6 +105,18 @@ def _orientation(image: Image.Image) -> tuple[int, str | None]:
         # reason flags the frame.
         return 1, f"EXIF does not read ({type(exc).__name__}: {str(exc)[:120]})"
     return (orientation, None) if isinstance(orientation, int) and 1 <= orientation <= 8 else (1, None)
+
+
+def _camera_of(image: Image.Image) -> tuple[str | None, str | None]:
+    """EXIF Make and Model, kept only as the printable ASCII EXIF holds (a card's bytes are input)."""
+    try:
+        exif = image.getexif()
+        found = [exif.get(tag) for tag in (MAKE, MODEL)]
+    except Exception:  # already said by _orientation, which read the same EXIF
+        return None, None
+    plain = [text.strip("\x00 ")[:64] if isinstance(text, str) else "" for text in found]
+    clean = [text if text and all(" " <= c <= "~" for c in text) else None for text in plain]
+    return clean[0], clean[1]
 
 
 def _power_of_two_scale(width: int, height: int, wanted: tuple[int, int] | None) -> int:

@@ -72,8 +72,8 @@ def photo_frame(path: Path, lores_size: tuple[int, int], event_id: str, index: i
     Without ``full_resolution`` (no tiles to look at, nothing to store) the photo is decoded only
     as large as the low-resolution stream needs.
     """
-    camera = jpeg_camera_frame(path, lores_size, taken.monotonic_ns, "file", source_name or path.name,
-                               at_least=None if full_resolution else max(lores_size))
+    camera = jpeg_camera_frame(path, lores_size, taken.monotonic_ns, "unknown camera", source_name or path.name,
+                               at_least=None if full_resolution else max(lores_size), source_camera=True)
     return Frame(event_id, index, 0, trigger, taken, camera)
 
 
@@ -169,7 +169,7 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig, store: EventWr
     for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
         opened = Instant(time.monotonic_ns(), photos[0].taken)
-        plans.append((OpenEvent.opened_by(Trigger(opened, "manual")), photos))
+        plans.append((OpenEvent.opened_by(Trigger(opened, "replay")), photos))
 
     def load(record: OpenEvent, index: int, photo: Photo) -> Frame:
         offset_ns = int((photo.taken - record.opened.utc).total_seconds() * 1e9)

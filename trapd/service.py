@@ -119,5 +119,6 @@ def _reloaded(running: Daemon, build: Callable[[TrapdConfig], Daemon], reload_co
         replacement.start()
         replacement.status.warn(f"config reload failed to start: {exc}")
         return replacement
+    replacement.status.clear_warnings("config reload")  # the running config is now the file's
     log.info("configuration reloaded")
     return replacement

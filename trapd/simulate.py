@@ -17,6 +17,7 @@ from trapd.config.camera import CameraCommon
 from trapd.config.model import TrapdConfig
 from trapd.daemon import Daemon
 from trapd.event import DecidedEvent
+from trapd.hardware.picam import Picamera2Config
 from trapd.hardware.replay import ReplayCameraConfig
 from trapd.hardware.synthetic import SyntheticCameraConfig
 from trapd.storage.writer import StoredEvent
@@ -34,7 +35,10 @@ def fake_camera_config(camera: CameraCommon, images_dir: Path | None) -> CameraC
         return ReplayCameraConfig(type="replay", images_dir=images_dir, **shared)
     if isinstance(camera, ReplayCameraConfig | SyntheticCameraConfig):
         return camera
-    return SyntheticCameraConfig(type="synthetic", **shared)
+    synthetic = SyntheticCameraConfig(type="synthetic", **shared)
+    if isinstance(camera, Picamera2Config):  # frames of the size the trap will store
+        synthetic = synthetic.model_copy(update={"main_size": camera.main_size})
+    return synthetic
 
 
 def with_fake_camera(config: TrapdConfig, images_dir: Path | None) -> TrapdConfig:

@@ -134,6 +134,15 @@ class Status:
             self._warnings.append(message)
         self.save()
 
+    def clear_warnings(self, starting_with: str) -> None:
+        """Forget the warnings a later event answered (a refused reload, once a reload succeeds)."""
+        with self._lock:
+            kept = [w for w in self._warnings if not w.startswith(starting_with)]
+            if len(kept) == len(self._warnings):
+                return
+            self._warnings = kept
+        self.save()
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             today_day, today_counts = self._today or (None, {})

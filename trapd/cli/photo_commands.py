@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, offline_detector
@@ -13,8 +14,23 @@ from trapd.storage.layout import lock_path
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    load_config(args.file)
+    """Exit 0 for a valid config; a model the config names but the search path lacks is warned about (the config
+    is fine; this machine, or the unit it goes to, still needs the model)."""
+    from trapd.detect.detector import TfliteDetectorConfig
+    from trapd.detect.models import find_model, search_path
+    from trapd.errors import ModelError
+
+    config = load_config(args.file)
     print(f"{args.file}: valid")
+    detector = config.detector
+    if isinstance(detector, TfliteDetectorConfig):
+        try:
+            find_model(detector.model)
+        except ModelError:
+            then = "refuse to start" if detector.required else "run fail-open (keeping every frame)"
+            print(f"trapd: warning: detector.model {detector.model!r} is not on the model search path here "
+                  f"({', '.join(map(str, search_path()))}); a trap with this config would {then}. Install it with "
+                  "`trapd models fetch` or `trapd models install`, or set TRAPD_MODELS_DIR", file=sys.stderr)
     return EX_OK
 
 

@@ -56,9 +56,16 @@ def cmd_fix_time(args: argparse.Namespace) -> int:
     if args.end < args.start:
         raise UsageError("--to is before --from; give the range in the order it happened")
     with offline_catalog(root) as catalog:  # times must not change under a running daemon
-        fixed = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
-    print(f"{len(fixed)} events shifted by {args.offset:+g} s (sidecars, EXIF, catalog); "
-          f"recorded in {state_dir(root) / 'time-fixes.jsonl'}")
+        outcome = fix_time(root, TimeFix(args.start, args.end, timedelta(seconds=args.offset)), catalog)
+    if outcome.shifted:
+        print(f"{len(outcome.shifted)} events shifted by {args.offset:+g} s (sidecars, EXIF, catalog); "
+              f"recorded in {state_dir(root) / 'time-fixes.jsonl'}")
+    elif outcome.already:
+        print(f"nothing changed: the {len(outcome.already)} events of that range were already shifted by this fix")
+    else:
+        print("nothing changed: no event was recorded between --from and --to")
+    if outcome.shifted and outcome.already:
+        print(f"{len(outcome.already)} events of that range were already shifted by this fix and were left as they are")
     return EX_OK
 
 

@@ -8,6 +8,7 @@ back to a default because a value was wrong.
 from __future__ import annotations
 
 import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,15 @@ def _problem_lines(errors: list[Any], root: yaml.Node | None, source: str) -> li
         line = _line_of(root, loc)
         where = f"{source}:{line}" if line else source
         if error["type"] == "extra_forbidden":
-            lines.append(f"{where}: {key_path}: unknown key{_suggestion(loc)}")
+            lines.append(f"{where}: {key_path}: unknown key{_suggestion(error['loc'])}")
             continue
         message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "missing":
+        if error["type"] == "missing" and loc and isinstance(loc[-1], int):
+            # A list with too few items: pydantic names the first missing index.
+            parent = ".".join(str(part) for part in loc[:-1])
+            lines.append(f"{where}: {parent} = {error['input']!r}: needs {loc[-1] + 1} numbers, not "
+                         f"{loc[-1]} (a size is [width, height], e.g. [2028, 1520])")
+        elif error["type"] == "missing":
             lines.append(f"{where}: {key_path}: required key is missing")
         elif loc:
             lines.append(f"{where}: {key_path} = {error['input']!r}: {message}")
@@ -135,16 +141,34 @@ def _line_of(root: yaml.Node | None, path: list[int | str]) -> int | None:
     return line
 
 
-def _suggestion(loc: list[int | str]) -> str:
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    """``loc``: pydantic's location, union tags (a backend's ``type``) included, so the right backend's keys
+    are the ones offered."""
     model: type[BaseModel] | None = TrapdConfig
-    for part in loc[:-1]:
-        model = _section_model(model, str(part))
+    parts = list(loc[:-1])
+    while parts and model is not None:
+        part = str(parts.pop(0))
+        members = _union_members(model, part)
+        if members:
+            tag = str(parts.pop(0)) if parts else ""
+            model = next((m for m in members if m.model_fields["type"].default == tag), None)
+        else:
+            model = _section_model(model, part)
     if model is None:
         return ""
     valid = sorted(model.model_fields)
     close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint} (valid keys here: {', '.join(valid)})"
+
+
+def _union_members(model: type[BaseModel], key: str) -> list[type[BaseModel]]:
+    """The backends' sections a field (``camera``, ``detector``) may be, or [] for a plain section."""
+    if key not in model.model_fields:
+        return []
+    annotation: Any = model.model_fields[key].annotation
+    members = [m for m in typing.get_args(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
+    return [m for m in members if "type" in m.model_fields]
 
 
 def _section_model(model: type[BaseModel] | None, key: str) -> type[BaseModel] | None:

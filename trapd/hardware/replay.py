@@ -53,12 +53,14 @@ def list_jpegs(images_dir: Path) -> list[Path]:
 
 
 def jpeg_camera_frame(path: Path, lores_size: tuple[int, int], exposure_ns: int, model: str,
-                      source_name: str, at_least: int | None = None) -> CameraFrame:
+                      source_name: str, at_least: int | None = None, source_camera: bool = False) -> CameraFrame:
     """A JPEG file as a camera would hand it over, with the low-resolution stream its ISP would make.
 
     One that will not read or decode keeps what bytes there are and says why, as a bad frame from
     a camera would: it is kept and flagged downstream, never taken for an empty scene.
-    ``at_least``: decode only this large (see :func:`decode_jpeg`).
+    ``at_least``: decode only this large (see :func:`decode_jpeg`). ``source_camera``: the frame names the
+    camera that took the photo (its EXIF Make and Model; ``model`` where it has none), as an archive's photo
+    stored by `trapd replay` should; the replay camera of a simulated trap stands in for a Pi's and does not.
     """
     data = b""
     try:
@@ -69,6 +71,10 @@ def jpeg_camera_frame(path: Path, lores_size: tuple[int, int], exposure_ns: int,
         return CameraFrame(None, None, simulated_metadata(None, exposure_ns), model, source_name=source_name,
                            original_jpeg=data or None, decode_error=reason)
     lores = resize_rgb(decoded.rgb, lores_size)
+    if source_camera:
+        return CameraFrame(decoded.rgb, lores, simulated_metadata(lores, exposure_ns), decoded.model or model,
+                           source_name=source_name, metadata_error=decoded.metadata_error,
+                           camera_make=decoded.make or "unknown")
     return CameraFrame(decoded.rgb, lores, simulated_metadata(lores, exposure_ns), model, source_name=source_name,
                        metadata_error=decoded.metadata_error)
 

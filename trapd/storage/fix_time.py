@@ -17,7 +17,7 @@ import hashlib
 import io
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -46,23 +46,32 @@ class TimeFix:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> list[str]:
-    """Shift every event whose recorded start lies in the range; returns their ids."""
+@dataclass
+class FixOutcome:
+    shifted: list[str] = field(default_factory=list)
+    #: Events this same fix had shifted before (the command run again): left as they are.
+    already: list[str] = field(default_factory=list)
+
+
+def fix_time(root: Path, fix: TimeFix, catalog: Catalog) -> FixOutcome:
+    """Shift every event whose recorded start lies in the range, once."""
     audit = state_dir(root) / AUDIT_LOG
     entry = {"fix_id": fix.fix_id, "from": iso_utc(fix.start), "to": iso_utc(fix.end),
              "offset_s": fix.offset.total_seconds(), "logged_utc": iso_utc(datetime.now().astimezone())}
     existing = audit.read_text() if audit.exists() else ""
     if fix.fix_id not in existing:
         write_atomic(audit, (existing + json.dumps(entry) + "\n").encode())  # logged before anything moves
-    fixed = []
+    outcome = FixOutcome()
     for folder, sidecar in read_sidecars(root):
-        if fix.fix_id not in sidecar.time_fixes:  # already shifted: re-indexed, not moved twice
-            if not fix.start <= parse_utc(sidecar.start_utc) <= fix.end:
-                continue
+        if fix.fix_id in sidecar.time_fixes:  # already shifted: re-indexed, not moved twice
+            outcome.already.append(sidecar.event_id)
+        elif fix.start <= parse_utc(sidecar.start_utc) <= fix.end:
             sidecar = _shift_event(folder, sidecar, fix)
+            outcome.shifted.append(sidecar.event_id)
+        else:
+            continue
         catalog.add_event(folder, sidecar)
-        fixed.append(sidecar.event_id)
-    return fixed
+    return outcome
 
 
 def _shift_event(folder: Path, sidecar: Sidecar, fix: TimeFix) -> Sidecar:

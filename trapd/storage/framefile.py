@@ -129,8 +129,8 @@ class FrameEncoder:
             return camera.original_jpeg or None
         exif = exif_bytes(ExifFields(
             captured_local=frame.captured.utc.astimezone(self._zone),
-            make=self._make,
-            model=self._model or camera.camera_model,
+            make=camera.camera_make or self._make,
+            model=camera.camera_model if camera.camera_make else self._model or camera.camera_model,
             camera_id=self._camera_id,
             description=f"trapd {self._deployment_id} {frame.event_id} frame {frame.index}",
             metadata=camera.metadata,
