@@ -17,7 +17,9 @@ class CameraCommon(Section):
         "cold: started per event (slower trigger, less power).",
     )
     lores_size: Resolution = Field(
-        (320, 240), description="Width, height of the low-resolution stream the detector reads."
+        (320, 240), description="Width, height of the low-resolution stream the detector reads. Unset: the "
+        "detector model's input size (300x300 for the default), so the detector sees what replay gives it; "
+        "(320, 240) without a model.",
     )
     pretrigger_frames: int = Field(
         0, ge=0, le=30, description="Frames held from before the PIR edge (warm mode only); 0 disables."

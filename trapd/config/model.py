@@ -28,6 +28,9 @@ from trapd.config.sections import (
     StatusLedConfig,
     StorageConfig,
 )
+from trapd.detect.cards import builtin_cards
+from trapd.detect.models import find_model
+from trapd.errors import ConfigError, ModelError
 
 #: Where the service looks when no ``--config`` is given (see systemd/trapd.service).
 DEFAULT_CONFIG_PATH = Path("/etc/trapd/config.yaml")
@@ -39,6 +42,34 @@ if TYPE_CHECKING:
 else:
     CameraConfig = Annotated[Union[tuple(b.config for b in CAMERAS)], Field(discriminator="type")]  # noqa: UP007
     DetectorConfig = Annotated[Union[tuple(b.config for b in DETECTORS)], Field(discriminator="type")]  # noqa: UP007
+
+
+def _lores_at_the_models_input(data: dict[str, Any]) -> dict[str, Any]:
+    """Unless the config sets ``camera.lores_size``, the camera makes its low-resolution stream at the detector
+    model's input size: the ISP scales once, the CPU not at all, and the detector sees the picture `trapd replay`
+    and `eval` give it from the same photo. From a 4:3 sensor a square input squashes the picture, as the model's
+    own preprocessing (a resize to its input, not a crop) did in training."""
+    camera = data.get("camera")
+    camera = camera if isinstance(camera, dict) else {}
+    detector = data.get("detector")
+    detector = detector if isinstance(detector, dict) else {}
+    if "lores_size" in camera or detector.get("type", DETECTORS[0].type) != "tflite":
+        return data
+    name = detector.get("model", "ssd-mobilenet-v1-coco")
+    card = builtin_cards().get(name) if isinstance(name, str) else None
+    if card is None and isinstance(name, str):
+        try:
+            card = find_model(name).card
+        except (ModelError, ConfigError):
+            return data  # not here: the default size; starting the detector says what is missing
+    if card is None:
+        return data
+    size = [card.input.width, card.input.height]
+    main = camera.get("main_size")
+    if isinstance(main, list | tuple) and len(main) == 2 and all(isinstance(v, int) for v in main) and (
+            size[0] > main[0] or size[1] > main[1]):
+        return data  # a main stream smaller than the model's input: the ISP cannot scale up
+    return {**data, "camera": {"type": CAMERAS[0].type, **camera, "lores_size": size}}
 
 
 class TrapdConfig(Section):
@@ -68,7 +99,7 @@ class TrapdConfig(Section):
             values = data.get(section)
             if isinstance(values, dict) and "type" not in values:
                 data = {**data, section: {"type": default_type, **values}}
-        return data
+        return _lores_at_the_models_input(data)
 
     @model_validator(mode="after")
     def _sun_needs_coordinates(self) -> TrapdConfig:

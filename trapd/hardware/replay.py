@@ -65,12 +65,15 @@ def jpeg_camera_frame(path: Path, lores_size: tuple[int, int], exposure_ns: int,
     data = b""
     try:
         data = path.read_bytes()
-        decoded = decode_photo(data, at_least=at_least)
+        # The low-resolution frame always comes from a decode reduced to just above its size, whatever the
+        # main frame needs: then `trapd replay`, `eval` and a simulated trap show the detector the same pixels.
+        small = decode_photo(data, at_least=max(lores_size))
+        decoded = small if at_least is not None and at_least <= max(lores_size) else decode_photo(data, at_least)
     except (OSError, UndecodableImage) as exc:
         reason = f"cannot read {path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         return CameraFrame(None, None, simulated_metadata(None, exposure_ns), model, source_name=source_name,
                            original_jpeg=data or None, decode_error=reason)
-    lores = resize_rgb(decoded.rgb, lores_size)
+    lores = resize_rgb(small.rgb, lores_size)
     if source_camera:
         return CameraFrame(decoded.rgb, lores, simulated_metadata(lores, exposure_ns), decoded.model or model,
                            source_name=source_name, metadata_error=decoded.metadata_error,
