@@ -117,10 +117,12 @@ def test_status_reads_as_a_line_and_a_table_and_a_held_off_trigger_says_so(tmp_p
         held = trapd_cli("trigger", *common)
         assert held.returncode == 1 and held.stdout == ""
         assert_one_clear_line(held.stderr, "held off", "pir.holdoff_s (30.0 s)")
+        manual = trapd_cli("trigger", "--manual", *common)  # a person at the trap: no hold-off
+        assert manual.returncode == 0 and "trigger sent (manual)" in manual.stdout
         status = trapd_cli("status", *common)
         lines = status.stdout.splitlines()
         assert lines[0].startswith("armed; today: events")
-        assert any(line.split() == ["triggers", "1", "taken;", "not", "taken:", "held", "off", "1,", "dropped", "0,",
+        assert any(line.split() == ["triggers", "2", "taken;", "not", "taken:", "held", "off", "1,", "dropped", "0,",
                                     "wind-storm",
                                     "limit", "0,", "outside", "schedule", "0,", "card", "full", "0"]
                    for line in lines), status.stdout

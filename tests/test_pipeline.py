@@ -428,3 +428,28 @@ def test_a_pretrigger_filler_that_dies_of_a_bug_stops_the_trap_loudly(tmp_path: 
     assert daemon.stop_requested.wait(5), "the daemon must hear of it, not lose its pre-trigger frames silently"
     daemon.stop()
     assert daemon.exit_code() == 70
+
+
+@pytest.mark.parametrize("source", ["timelapse", "manual"])
+def test_a_time_lapse_or_manual_capture_of_an_empty_scene_is_stored_and_says_what_the_filter_thought(
+        tmp_path: Path, mock_factory: MockFactory, source: str) -> None:
+    """Aiming the camera by hand, or a time-lapse every 10 s of an empty scene, must leave pictures, not
+    `3 frames, 0 kept`; and each still records the detections and what the filter would have done."""
+    from tests.doubles import ScriptedDetector
+    from trapd.frames import Trigger
+    from trapd.timebase import Instant
+
+    sink = EventSink()
+    config = make_config(tmp_path, decision={"audit_fraction": 0})
+    daemon = start_daemon(config, mock_factory, on_event_stored=sink, detector=ScriptedDetector())
+    try:
+        daemon.pipeline.submit(Trigger(Instant.now(), source))  # type: ignore[arg-type]
+        [(record, stored)] = sink.wait_for(1, timeout_s=10)
+        pulse(mock_factory)  # a PIR trigger on the same empty scene: filtered as ever
+        [_, (pir_record, _)] = sink.wait_for(2, timeout_s=10)
+    finally:
+        daemon.stop()
+    assert record.decision.keep and len(stored.files) == len(record.frames) == 3
+    assert all(d.keep and "the filter would discard it: no detections" in d.reason for d in record.decisions)
+    assert all("filter_discards" in d.flags for d in record.decisions)
+    assert not pir_record.decision.keep

@@ -220,7 +220,8 @@ class Daemon:
         resources.callback(pipeline.stop)
         control = ControlServer(
             socket_path_for(state_dir(writer.root), config.control.socket),
-            {"status": self.status.snapshot, "trigger": self._trigger_handler},
+            {"status": self.status.snapshot, "trigger": self._trigger_handler,
+             "trigger-manual": lambda: fake_pir.fire_manual(self.pipeline.submit)},
         )
         control.start()
         resources.callback(control.close)

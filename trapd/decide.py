@@ -107,6 +107,23 @@ def decide_event(
     return decisions, event
 
 
+#: Captures a person or a schedule asked for: stored whatever the filter says. Aiming the camera by hand, or
+#: a time-lapse of an empty scene, must leave pictures, not "3 frames, 0 kept".
+ALWAYS_STORED = frozenset({"manual", "timelapse"})
+
+
+def stored_whatever_the_filter_says(source: str, decisions: list[FrameDecision], decision: EventDecision
+                                    ) -> tuple[list[FrameDecision], EventDecision]:
+    """Keep every frame of a manual or time-lapse capture; each reason, and the flag ``filter_discards``, say
+    what the filter would have done (for evaluation: the detections are recorded as ever)."""
+    kept = [FrameDecision(True, f"kept: {source} capture (the filter would {'keep' if d.keep else 'discard'} it: "
+                                f"{d.reason})",
+                          flags=(*d.flags, *(() if d.keep else ("filter_discards",))), confident=d.confident)
+            for d in decisions]
+    return kept, EventDecision(True, f"kept: {source} capture, stored whatever the filter says (it would "
+                                     f"{'keep' if decision.keep else 'discard'} it: {decision.reason})")
+
+
 def keep_floor(category: Category, policy: DecisionConfig) -> float:
     """The lowest score at which a detection of this category keeps its frame: its threshold, less the unsure
     margin. The exports ask it too, of the policy each event recorded, so "kept" means one thing everywhere."""

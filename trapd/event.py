@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from trapd.config.sections import DecisionConfig
-from trapd.decide import EventDecision, FrameDecision, decide_event
+from trapd.decide import ALWAYS_STORED, EventDecision, FrameDecision, decide_event, stored_whatever_the_filter_says
 from trapd.detect.base import DetectionResult, DetectorInfo
 from trapd.frames import Frame, Trigger
 from trapd.motion import Thumbnail, with_motion
@@ -104,6 +104,9 @@ def close_event(event: OpenEvent, frames: Sequence[Frame], results: Sequence[Det
     measured = with_motion(thumbnails, results)
     if frames:
         decisions, decision = decide_event(measured, policy, rng)
+        source = event.triggers[0].source if event.triggers else None
+        if source in ALWAYS_STORED:
+            decisions, decision = stored_whatever_the_filter_says(str(source), decisions, decision)
     else:
         decisions, decision = [], EventDecision(False, "no frames captured (camera errors)")
     return DecidedEvent(event.event_id, event.opened, tuple(event.triggers), tuple(frames), tuple(measured),

@@ -72,7 +72,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_trigger(args: argparse.Namespace) -> int:
     """Exit 0 when the trigger was taken, 1 when the PIR's hold-off ignored it."""
-    reply = request(socket_path(config_from_args(args)), "trigger")
+    reply = request(socket_path(config_from_args(args)), "trigger-manual" if args.manual else "trigger")
     if reply.get("held_off"):
         print(f"trapd: trigger held off: it came within pir.holdoff_s ({reply.get('holdoff_s')} s) of the last one, "
               "so nothing was captured; wait and trigger again", file=sys.stderr)

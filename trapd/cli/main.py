@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     trigger = add("trigger", cmd_trigger, "Fire the PIR of a running `trapd run --fake` (a manual trigger on a Pi).")
     config_options(trigger)
+    trigger.add_argument("--manual", action="store_true",
+                         help="a person's capture (aiming the camera), on fake hardware too: stored whatever the "
+                              "filter says")
 
     status = add("status", cmd_status, "Show the state and counters of the running daemon.")
     config_options(status)

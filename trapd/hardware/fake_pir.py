@@ -46,6 +46,13 @@ def fire(pir: PirSensor, submit: Callable[[Trigger], None]) -> str:
     return "manual"
 
 
+def fire_manual(submit: Callable[[Trigger], None]) -> dict[str, Any]:
+    """`trapd trigger --manual`: a person's capture (aiming the camera), on any hardware; it is stored whatever
+    the filter says (trapd/decide.py), and no PIR hold-off applies to it."""
+    submit(Trigger(Instant.now(), "manual"))
+    return {"fired": "manual", "held_off": False}
+
+
 def fire_and_tell(pir: PirSensor, submit: Callable[[Trigger], None], holdoff_s: float) -> dict[str, Any]:
     """The control socket's answer to `trapd trigger`: what fired, and whether the PIR's hold-off ignored it."""
     before = pir.held_off
