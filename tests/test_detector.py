@@ -397,8 +397,16 @@ def test_labels_that_are_not_utf8_are_named(tmp_path: Path, shared_models: Path,
 
 def test_yolo_labels_must_match_the_class_scores(tmp_path: Path, shared_models: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    model_folder(tmp_path, monkeypatch, "yolov8n-coco", labels=b"person\ncat\n")
-    with pytest.raises(ModelError, match="outputs 80 class scores but its labels file"):
+    card = builtin_cards()["yolov8n-coco"]
+    named = sorted({label for labels in card.categories.values() for label in labels})
+    models = model_folder(tmp_path, monkeypatch, "yolov8n-coco", labels="\n".join(named).encode())
+    # A user's card, with no labels checksum: the labels name every class it maps, but not 80 of them.
+    users_card = card.model_copy(update={"labels_sha256": None}).model_dump(mode="json", exclude_defaults=True)
+    (models / "yolov8n-coco.card.yaml").write_text(yaml.safe_dump(users_card))
+    with pytest.raises(ModelError, match=f"outputs 80 class scores but its labels file .* names {len(named)} classes"):
+        TfliteDetector(TfliteDetectorConfig(model="yolov8n-coco"))
+    (models / "yolov8n-coco.card.yaml").unlink()  # the shipped card knows its labels file by checksum
+    with pytest.raises(ModelError, match="do not match its card"):
         TfliteDetector(TfliteDetectorConfig(model="yolov8n-coco"))
 
 
