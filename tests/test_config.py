@@ -176,3 +176,9 @@ def test_daemon_refuses_a_bad_config_with_exit_78(tmp_path: Path) -> None:
     assert "pir.holdoff_s = 'soon'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s").exists(), "nothing may be written for a config that does not validate"
+
+
+def test_a_timezone_too_long_for_a_file_name_is_an_unknown_timezone() -> None:
+    # Found by tools/fuzz.py: ZoneInfo raised OSError (ENAMETOOLONG), a traceback instead of exit 78.
+    [line] = problems(f"deployment:\n  timezone: 'UTC{' ' * 300}x'\n")
+    assert "unknown IANA timezone" in line

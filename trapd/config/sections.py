@@ -81,7 +81,7 @@ class DeploymentConfig(Section):
     def _known_timezone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise ValueError(f"unknown IANA timezone {name!r} (e.g. 'UTC', 'Asia/Tehran')") from None
         return name
 
