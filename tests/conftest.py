@@ -54,6 +54,25 @@ def mock_factory() -> Iterator[MockFactory]:
 
 
 @pytest.fixture
+def shared_models(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared pretrained models, on TRAPD_MODELS_DIR (subprocesses included)."""
+    models = SHARED / "models"
+    if not (models / "ssd_mobilenet_v1_coco_quant_detect.tflite").is_file():
+        pytest.skip(f"shared models not found at {models} (../shared is absent)")
+    monkeypatch.setenv("TRAPD_MODELS_DIR", str(models))
+    return models
+
+
+@pytest.fixture
+def site_sequences() -> Path:
+    """The fixed-camera site sequences, every frame labelled (labels.csv: site,file,label)."""
+    sites = SHARED / "images" / "sites"
+    if not (sites / "labels.csv").is_file():
+        pytest.skip(f"shared site sequences not found at {sites} (../shared is absent)")
+    return sites
+
+
+@pytest.fixture
 def camera_trap_images() -> Path:
     if not CAMERA_TRAP_IMAGES.is_dir():
         pytest.skip(f"shared camera-trap photos not found at {CAMERA_TRAP_IMAGES} (../shared is absent)")

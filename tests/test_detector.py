@@ -29,14 +29,6 @@ IMAGES = SHARED / "images" / "camera-trap"
 
 
 @pytest.fixture
-def shared_models(monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not (MODELS / "ssd_mobilenet_v1_coco_quant_detect.tflite").is_file():
-        pytest.skip(f"shared models not found at {MODELS} (../shared is absent)")
-    monkeypatch.setenv("TRAPD_MODELS_DIR", str(MODELS))
-    return MODELS
-
-
-@pytest.fixture
 def no_models() -> None:
     """Nothing on the search path: conftest's isolated_model_folders already emptied it."""
 

@@ -12,8 +12,10 @@ Separate from detection so the policy is testable with scripted scores. The rule
 5. Anything else is discarded, with the best score it had.
 6. With ``event_level``, a confident frame keeps every frame of its event: the animal that
    triggered the burst is usually in the frames the detector missed too.
-7. A random ``audit_fraction`` of the discarded frames is kept apart, marked ``audit``, so a
-   biologist can measure what the filter throws away.
+7. With site memory (trapd/site/), a detection that is this site's known scenery does not count,
+   and a frame that differs from the site's empty scene is kept whatever the detector says.
+8. A random ``audit_fraction`` of the discarded frames is kept apart, marked ``audit``, so a
+   biologist can measure what the filter throws away: scenery discounts included.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, replace
 from trapd.config.sections import DecisionConfig
 from trapd.detect.base import Category, Detection, DetectionResult
 from trapd.frames import Frame
+from trapd.site.look import SiteLook
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,25 @@ def frame_flags(frame: Frame, decision: FrameDecision) -> tuple[str, ...]:
     return tuple(sorted(set(decision.flags) | set(frame.flags)))
 
 
-def decide_frame(result: DetectionResult, policy: DecisionConfig) -> FrameDecision:
+def decide_frame(result: DetectionResult, policy: DecisionConfig, look: SiteLook | None = None) -> FrameDecision:
+    """One frame's keep or discard; ``look`` is what site memory made of it (trapd/site/), if anything."""
+    if look is None or result.status != "ok":
+        return _decide_on_detections(result, policy)
+    evidence = tuple(d for index, d in enumerate(result.detections) if index not in look.scenery)
+    decision = _decide_on_detections(replace(result, detections=evidence), policy)
+    marked = ("scenery",) if look.scenery else ()
+    if not decision.keep and look.changed:
+        return FrameDecision(True, f"kept: {look.change_reason()}; the detector alone: {decision.reason}",
+                             flags=("site_change", *marked))
+    if look.scenery_notes and not decision.keep:
+        notes = look.scenery_notes
+        said = "; ".join(notes[:2]) + (f"; and {len(notes) - 2} more scenery boxes" if len(notes) > 2 else "")
+        return replace(decision, reason=f"{decision.reason}; discounted {said}",
+                       flags=(*decision.flags, *marked))
+    return replace(decision, flags=(*decision.flags, *marked))
+
+
+def _decide_on_detections(result: DetectionResult, policy: DecisionConfig) -> FrameDecision:
     if result.status == "error":
         return FrameDecision(True, f"kept, detection failed: {result.reason}", flags=("detector_error",))
     if result.status == "unfiltered":
@@ -85,10 +106,12 @@ def _static_and_weak(detection: Detection, policy: DecisionConfig) -> bool:
 
 
 def decide_event(
-    results: Sequence[DetectionResult], policy: DecisionConfig, rng: random.Random | None = None
+    results: Sequence[DetectionResult], policy: DecisionConfig, rng: random.Random | None = None,
+    looks: Sequence[SiteLook | None] | None = None,
 ) -> tuple[list[FrameDecision], EventDecision]:
     """Per-frame decisions, the event-level rule, then the audit draw among what is discarded."""
-    decisions = [decide_frame(result, policy) for result in results]
+    seen = looks if looks is not None else [None] * len(results)
+    decisions = [decide_frame(result, policy, look) for result, look in zip(results, seen, strict=True)]
     anchor = next((i for i, d in enumerate(decisions) if d.confident), None)
     if policy.event_level and anchor is not None:
         because = f"kept with its event: frame {anchor} has {decisions[anchor].reason}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 EX_OK = 0
 EX_USAGE = 64
+EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 EX_SOFTWARE = 70
@@ -90,3 +91,9 @@ class ControlError(TrapdError, RuntimeError):
     """The daemon answered a control request with a refusal."""
 
     exit_code = EX_UNAVAILABLE
+
+
+class RefusedError(TrapdError, ValueError):
+    """The input was understood, and acting on it would do harm (a lesson that would drop a labelled animal)."""
+
+    exit_code = EX_DATAERR

@@ -19,6 +19,7 @@ from trapd.decide import ALWAYS_STORED, EventDecision, FrameDecision, decide_eve
 from trapd.detect.base import DetectionResult, DetectorInfo
 from trapd.frames import Frame, Trigger
 from trapd.motion import Thumbnail, with_motion
+from trapd.site.look import SiteLook
 from trapd.timebase import Instant
 
 #: quiet: no trigger for event.gap_s; max_frames: event.max_frames reached, a new event follows;
@@ -98,12 +99,13 @@ class DecidedEvent:
 
 def close_event(event: OpenEvent, frames: Sequence[Frame], results: Sequence[DetectionResult],
                 thumbnails: Sequence[Thumbnail | None], detector: DetectorInfo, policy: DecisionConfig,
-                rng: random.Random | None = None) -> DecidedEvent:
+                rng: random.Random | None = None, looks: Sequence[SiteLook | None] | None = None) -> DecidedEvent:
     """Decide an event as the trap decides it, live, replayed or recovered: motion between its frames'
-    thumbnails (pre-trigger ones included) is evidence too, then keep or discard per frame and per event."""
+    thumbnails (pre-trigger ones included) is evidence too, and what site memory saw in each frame
+    (``looks``), then keep or discard per frame and per event."""
     measured = with_motion(thumbnails, results)
     if frames:
-        decisions, decision = decide_event(measured, policy, rng)
+        decisions, decision = decide_event(measured, policy, rng, looks)
         source = event.triggers[0].source if event.triggers else None
         if source in ALWAYS_STORED:
             decisions, decision = stored_whatever_the_filter_says(str(source), decisions, decision)

@@ -48,6 +48,7 @@ from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator, StatusLed
 from trapd.hardware.pretrigger import PretriggerBuffer
 from trapd.schedule import Schedule
+from trapd.site.filter import site_filter_for
 from trapd.stages.burst import Burster
 from trapd.stages.capture import CaptureStage
 from trapd.stages.detect import DetectStage
@@ -127,7 +128,8 @@ class Pipeline:
                         spooled=self._spooled).run,
              self._spooled),
             ("trapd-detect",
-             DetectStage(detector, config.decision, status, frames=self._spooled, events=self._events).run,
+             DetectStage(detector, config.decision, status, frames=self._spooled, events=self._events,
+                         site=site_filter_for(config, writer.root, on_clear=status.warn)).run,
              self._events),
             ("trapd-store",
              StoreStage(writer, self.space, status, events=self._events, on_event_stored=on_event_stored).run,

@@ -36,6 +36,7 @@ from trapd.frames import Frame, Trigger
 from trapd.hardware.replay import JPEG_SUFFIXES, jpeg_camera_frame
 from trapd.motion import thumbnail
 from trapd.progress import SILENT, Progress
+from trapd.site.filter import SiteFilter
 from trapd.storage.writer import EventWriter, StoredEvent
 from trapd.timebase import Instant, iso_utc
 
@@ -114,6 +115,27 @@ def group_into_events(folder: Path, gap_s: float, zone: ZoneInfo) -> list[list[P
     return sorted(events, key=lambda event: event[0].taken)
 
 
+def photo_per_event(folder: Path, zone: ZoneInfo, interval_s: float) -> list[list[Photo]]:
+    """Each photo its own event, in file-name order (one site's sequence): a photo without a capture time
+    comes ``interval_s`` after the one before it, so site memory's time-based guardrails apply."""
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder of photos; give the site's folder")
+    paths = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES),
+                   key=lambda p: p.relative_to(folder).as_posix())
+    if not paths:
+        raise InputError(f"no .jpg/.jpeg photos in {folder} or below it")
+    events: list[list[Photo]] = []
+    for path in paths:
+        taken = camera_time(path, zone)
+        if taken is None:
+            before = events[-1][0].taken if events else None
+            photo = _photo(path, zone) if before is None else Photo(path, before + timedelta(seconds=interval_s))
+        else:
+            photo = Photo(path, taken)
+        events.append([photo])
+    return events
+
+
 def _photo(path: Path, zone: ZoneInfo) -> Photo:
     taken = camera_time(path, zone)
     if taken is not None:
@@ -157,8 +179,11 @@ def interpreter_threads(configured: int) -> int:
 
 
 def replay(folder: Path, detector: Detector, config: TrapdConfig, store: EventWriter | None = None,
-           progress: Progress = SILENT) -> Iterator[tuple[DecidedEvent, StoredEvent | None]]:
-    """Decide (and, given a store, store) each event of the archive, in time order.
+           progress: Progress = SILENT, site: SiteFilter | None = None, events: list[list[Photo]] | None = None
+           ) -> Iterator[tuple[DecidedEvent, StoredEvent | None]]:
+    """Decide (and, given a store, store) each event of the archive, in time order: ``events`` if given
+    (:func:`photo_per_event`), else the photos grouped as a trap would have grouped them. With ``site``,
+    site memory judges each frame and learns from each event, as in the daemon.
 
     Decoding runs ahead on a worker thread (JPEG decoding and the interpreter both release the
     GIL), so on two cores the detector, not the decoder, sets the pace.
@@ -166,7 +191,9 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig, store: EventWr
     full_resolution = full_resolution_needed(config, storing=store is not None)
     lores_size = lores_size_for(detector, config)
     plans = []
-    for photos in group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone)):
+    if events is None:
+        events = group_into_events(folder, config.event.gap_s, ZoneInfo(config.deployment.timezone))
+    for photos in events:
         # Photos carry wall-clock times only; lay them on a monotonic scale starting now.
         opened = Instant(time.monotonic_ns(), photos[0].taken)
         plans.append((OpenEvent.opened_by(Trigger(opened, "replay")), photos))
@@ -190,14 +217,22 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig, store: EventWr
         for _ in range(PREFETCH_PHOTOS if full_resolution else PREFETCH_SMALL_PHOTOS):
             decode_next()
         for record, photos in plans:
-            frames, results = [], []
+            frames, results, thumbnails, looks = [], [], [], []
             for _ in photos:
-                frames.append(ahead.popleft().result())
+                frame = ahead.popleft().result()
                 decode_next()
-                results.append(run_detector(detector, frames[-1]))
+                result = run_detector(detector, frame)
+                grey = thumbnail(frame.camera.lores)
+                frames.append(frame)
+                results.append(result)
+                thumbnails.append(grey)
+                looks.append(None if site is None else
+                             site.look(result, grey, frame.camera.lores, frame.captured.utc.timestamp()))
                 bar.advance()
-            thumbnails = [thumbnail(frame.camera.lores) for frame in frames]
-            decided = close_event(record, frames, results, thumbnails, detector.info, config.decision)
+            policy = config.decision if site is None else site.policy
+            decided = close_event(record, frames, results, thumbnails, detector.info, policy, looks=looks)
+            if site is not None:
+                site.learn(looks, [decision.keep for decision in decided.decisions])
             yield decided, (store.write(decided) if store is not None else None)
 
 

@@ -20,6 +20,7 @@ from trapd.cli.common import non_negative_float, positive_int, utc_time
 from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_trigger
 from trapd.cli.model_commands import cmd_models_fetch, cmd_models_install, cmd_models_list, cmd_models_verify
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
+from trapd.cli.site_commands import cmd_learn, cmd_site_forget, cmd_site_show
 from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck, cmd_report
 from trapd.config.model import DEFAULT_CONFIG_PATH
 from trapd.errors import EX_OK, EX_USAGE, TrapdError
@@ -122,9 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", type=Path, help="config file (detector, decision and event.gap_s are used)")
     replay.add_argument("--storage", type=Path, help="also store the events here, as the daemon would")
     replay.add_argument("--json", action="store_true", help="one JSON object per photo")
+    replay.add_argument("--event-per-photo", action="store_true",
+                        help="each photo its own event, in file-name order (one site's sequence), site memory "
+                             "carried from one to the next (in --storage, as the daemon does)")
+    replay.add_argument("--photo-interval-s", type=non_negative_float, default=60.0,
+                        help="with --event-per-photo: a photo without a capture time comes this long after the one "
+                             "before it (default 60)")
 
-    evaluate = add("eval", cmd_eval, "Score the filter on a labelled folder (ground_truth.csv: file,label).")
-    evaluate.add_argument("images_dir", type=Path, metavar="DIR")
+    evaluate = add("eval", cmd_eval, "Score the filter on a labelled folder (ground_truth.csv: file,label), or "
+                   "site memory on fixed-camera sequences (--sites).")
+    evaluate.add_argument("images_dir", type=Path, metavar="DIR", nargs="?")
+    evaluate.add_argument("--sites", type=Path, metavar="SITES_DIR",
+                          help="one sub-folder per site and SITES_DIR/labels.csv (site,file,label): each site starts "
+                               "with a fresh site memory, each photo its own event")
+    evaluate.add_argument("--seed-empties", type=int, default=0, metavar="N",
+                          help="with --sites: first learn from N frames labelled empty per site, spread over its "
+                               "sequence, as `trapd learn` does (they are not scored)")
+    evaluate.add_argument("--photo-interval-s", type=non_negative_float, default=60.0,
+                          help="with --sites: seconds between photos without a capture time (default 60)")
     evaluate.add_argument("--ground-truth", type=Path,
                           help="CSV with file and label columns (default: DIR/ground_truth.csv)")
     evaluate.add_argument("--config", type=Path, help="config file (detector and decision sections are used)")
@@ -139,6 +155,32 @@ def build_parser() -> argparse.ArgumentParser:
     config_options(report)
     report.add_argument("--out", type=Path, help="the report's folder (default: <storage>/report); run again to "
                         "add new events")
+
+    learn = add("learn", cmd_learn, "Teach site memory from labels (file,label; label empty, animal, person or "
+                "vehicle): empties become scenery and pictures of the empty scene, the others protect their boxes, "
+                "and the thresholds are re-fitted, never dropping a labelled animal.")
+    config_options(learn)
+    learn.add_argument("labels", type=Path, metavar="LABELS.csv",
+                       help="file,label rows; file relative to the storage root (the report's review download), "
+                            "or to --images")
+    learn.add_argument("--images", type=Path, metavar="DIR",
+                       help="the labelled photos are in this archive of the same site, not in the storage")
+    learn.add_argument("--deployment", help="with --images: the deployment to teach (default: deployment.id)")
+    learn.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+
+    site = add("site", cmd_site_show, "Show or forget what the trap learned of its site (default: show).")
+    site_commands = site.add_subparsers(dest="site_command", parser_class=_Parser)
+    for name, handler, help_text in (
+            ("show", cmd_site_show, "scenery boxes, pictures of the empty scene, thresholds, and its history"),
+            ("forget", cmd_site_forget, "start again, e.g. after moving the camera (the trap must be stopped)")):
+        sub = site_commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        config_options(sub)
+        sub.add_argument("--deployment", help="the deployment (default: every one with a memory, or deployment.id)")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    config_options(site)
+    site.add_argument("--deployment", help="the deployment (default: every one with a memory, or deployment.id)")
+    site.add_argument("--json", action="store_true", help="print JSON")
 
     export = add("export", cmd_export, "Export stored events for other tools.")
     formats = export.add_subparsers(dest="format", required=True, parser_class=_Parser)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trapd.cli.common import SIMULATE_STORAGE, config_from_args, log, offline_detector
 from trapd.config.load import load_config
-from trapd.errors import EX_OK, InputError
+from trapd.errors import EX_OK, InputError, UsageError
 from trapd.storage.layout import lock_path
+
+if TYPE_CHECKING:
+    from trapd.config.model import TrapdConfig
+    from trapd.event import DecidedEvent
+    from trapd.progress import Progress
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -68,8 +73,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
     from trapd.progress import for_terminal
-    from trapd.replay import frame_lines, replay
+    from trapd.replay import photo_per_event, replay
+    from trapd.site.filter import site_filter_for
     from trapd.storage.lock import StorageLock
     from trapd.storage.writer import EventWriter
 
@@ -83,23 +91,40 @@ def cmd_replay(args: argparse.Namespace) -> int:
     progress = for_terminal()
     events = frames = kept = flagged = 0
     detector = offline_detector(config, decoding_alongside=True)
-    for record, stored in replay(args.folder, detector, config, store, progress):
-        events += 1
-        for line in frame_lines(record):
-            frames += 1
-            kept += line["keep"]
-            flagged += bool(line["flags"])
-            if args.json:
-                progress.echo(json.dumps(line))
-            else:
-                progress.echo(f"{line['event']}  {line['file']}: {'KEEP' if line['keep'] else 'discard'} "
-                              f"({line['reason']})")
-        if stored is not None:
-            log.info("event %s stored in %s", record.event_id, stored.directory)
+    site = site_filter_for(config, store.root if store is not None else None)
+    plan = (photo_per_event(args.folder, ZoneInfo(config.deployment.timezone), args.photo_interval_s)
+            if args.event_per_photo else None)
+    try:
+        for record, stored in replay(args.folder, detector, config, store, progress, site=site, events=plan):
+            events += 1
+            frames, kept, flagged = _said(record, args.json, progress, (frames, kept, flagged))
+            if stored is not None:
+                log.info("event %s stored in %s", record.event_id, stored.directory)
+    finally:
+        if site is not None:
+            site.close()
     if not args.json:
         where = f"; stored in {store.root}" if store is not None else " (not stored: add --storage DIR to keep them)"
         print(f"{frames} photos in {events} events: {kept} kept, {frames - kept} discarded, {flagged} flagged{where}")
     return EX_OK
+
+
+def _said(record: DecidedEvent, as_json: bool, progress: Progress, counts: tuple[int, int, int]
+          ) -> tuple[int, int, int]:
+    """Print an event's lines; the running counts of frames, kept and flagged."""
+    from trapd.replay import frame_lines
+
+    frames, kept, flagged = counts
+    for line in frame_lines(record):
+        frames += 1
+        kept += line["keep"]
+        flagged += bool(line["flags"])
+        if as_json:
+            progress.echo(json.dumps(line))
+        else:
+            progress.echo(f"{line['event']}  {line['file']}: {'KEEP' if line['keep'] else 'discard'} "
+                          f"({line['reason']})")
+    return frames, kept, flagged
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -107,6 +132,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from trapd.progress import for_terminal
 
     config = config_from_args(args, default_storage=SIMULATE_STORAGE)
+    if args.sites is not None:
+        return _eval_sites(args, config)
+    if args.images_dir is None:
+        raise UsageError("trapd eval needs a folder of labelled photos (DIR), or --sites SITES_DIR")
     ground_truth = args.ground_truth or args.images_dir / "ground_truth.csv"
     read_ground_truth(ground_truth)  # a missing or malformed file is said before the model is loaded
     score = evaluate_events if args.events else evaluate
@@ -115,6 +144,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return EX_OK
     print("\n".join(eval_lines(report, verbose=args.verbose)))
+    return EX_OK
+
+
+def _eval_sites(args: argparse.Namespace, config: TrapdConfig) -> int:
+    from trapd.progress import for_terminal
+    from trapd.site.sites_eval import evaluate_sites, read_site_labels, table_lines, totals
+
+    if args.seed_empties < 0:
+        raise UsageError(f"--seed-empties must not be negative, not {args.seed_empties}")
+    if not config.site.enabled:
+        raise UsageError("trapd eval --sites measures site memory, which this config turns off (site.enabled)")
+    read_site_labels(args.sites / "labels.csv")  # a missing or malformed file is said before the model is loaded
+    results = evaluate_sites(args.sites, offline_detector(config), config, args.seed_empties, args.photo_interval_s,
+                             for_terminal())
+    if args.json:
+        print(json.dumps({"seed_empties": args.seed_empties, "sites": [r.as_json() for r in results],
+                          "total": totals(results)}))
+    else:
+        print("\n".join(table_lines(results, args.seed_empties)))
     return EX_OK
 
 

@@ -28,6 +28,7 @@ from trapd.config.sections import (
     StatusLedConfig,
     StorageConfig,
 )
+from trapd.config.site import SiteConfig
 from trapd.detect.cards import builtin_cards
 from trapd.detect.models import find_model
 from trapd.errors import ConfigError, ModelError
@@ -84,6 +85,7 @@ class TrapdConfig(Section):
     status_led: StatusLedConfig = Field(default_factory=StatusLedConfig)
     detector: DetectorConfig = Field(default_factory=DETECTORS[0].config)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
