@@ -19,7 +19,19 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo site: a fixed camera whose generic detector keeps every empty frame until the trap learns the site.
+SITES  ?= ../shared/images/sites
+SITE   ?= zamba_lope_T37
+
 demo: $(STAMP)
+	rm -rf $(DEMO_STORAGE)  # each demo is a fresh session
+ifneq ($(and $(wildcard $(SITES)/$(SITE)),$(TRAPD_MODELS_DIR)),)
+	@echo "== a fixed camera at $(SITE): learn 5 frames a person marked empty, then replay the site"
+	$(VENV)/bin/python tools/seed_labels.py $(SITES) $(SITE) --empties 5 > $(DEMO_STORAGE).labels.csv
+	$(VENV)/bin/trapd learn $(DEMO_STORAGE).labels.csv --images $(SITES)/$(SITE) --storage $(DEMO_STORAGE)
+	$(VENV)/bin/trapd replay $(SITES)/$(SITE) --event-per-photo --storage $(DEMO_STORAGE) 2>&1 | tail -n 1
+endif
+	@echo "== a simulated trap session: 4 PIR triggers, replaying photos of many cameras (site memory sees the view change)"
 	$(VENV)/bin/trapd simulate $(if $(wildcard $(IMAGES)),--images $(IMAGES),) --triggers 4 --storage $(DEMO_STORAGE)
 	$(VENV)/bin/trapd report --storage $(DEMO_STORAGE)
 
@@ -29,4 +41,4 @@ test: $(STAMP)
 	$(VENV)/bin/pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_STORAGE) trapd-simulate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_STORAGE) $(DEMO_STORAGE).labels.csv trapd-simulate .pytest_cache .mypy_cache .ruff_cache

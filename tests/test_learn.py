@@ -135,3 +135,21 @@ def test_labels_that_name_missing_files_are_refused_in_a_sentence(tmp_path: Path
     done = trapd_cli("learn", str(lesson), "--storage", str(tmp_path / "card"))
     assert done.returncode == 66 and "name 1 files not in the storage" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_refused_lesson_is_one_sentence_and_exit_65(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from trapd.cli import site_commands
+    from trapd.cli.main import main
+
+    labels = {"e1.jpg": "empty", "e2.jpg": "empty", "e3.jpg": "empty", "a.jpg": "animal"}
+    photos(tmp_path / "archive", labels)
+    scripted = ScriptedDetector({**{f"e{i}.jpg": [detection(0.45)] for i in (1, 2, 3)},
+                                 "a.jpg": [detection(0.45, category="animal")]})
+    monkeypatch.setattr(site_commands, "offline_detector", lambda config: scripted)
+    lesson = tmp_path / "labels.csv"
+    lesson.write_text("file,label\n" + "".join(f"{f},{label}\n" for f, label in labels.items()))
+    code = main(["learn", str(lesson), "--images", str(tmp_path / "archive"), "--storage", str(tmp_path / "card")])
+    err = capsys.readouterr().err
+    assert code == 65
+    assert "would make the trap discard labelled frames it keeps now (a.jpg); nothing was changed" in err
+    assert not (tmp_path / "card" / ".trapd" / "site").exists()

@@ -28,7 +28,7 @@ def test_a_box_that_recurs_unchanged_becomes_scenery_and_the_reason_says_so() ->
     decision = event(site, jitter(scene, 99), [detection(0.45)], T0 + 30 * MINUTE)
     assert not decision.keep
     assert "scenery: person at [0.60,0.36,0.14,0.26]" in decision.reason and "seen in 6 events since" in decision.reason
-    assert "scenery" in decision.flags
+    assert decision.scenery == 1 and decision.flags == ()
 
 
 def test_scenery_needs_min_sightings() -> None:
@@ -183,3 +183,16 @@ def test_scenery_must_still_look_the_same_even_where_nothing_else_tells() -> Non
     assert not event(site, jitter(scene, 1), [detection(0.45)], T0 + 2 * 3600).keep
     site.memory.history.clear()
     assert event(site, with_patch(scene, ROCK), [detection(0.45)], T0 + 3 * 3600).keep
+
+
+def test_the_daemon_learns_each_event_and_leaves_its_memory_on_the_card(tmp_path, mock_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import make_config, run_one_event
+    from tests.doubles import ScriptedDetector
+    from trapd.site.persist import load_memory, site_file
+
+    config = make_config(tmp_path)
+    record, _, _ = run_one_event(config, mock_factory, detector=ScriptedDetector(default=[detection(0.45)]))
+    memory = load_memory(site_file(tmp_path, config.deployment.id), config.deployment.id)
+    assert [e.category for e in memory.entries] == ["person"] and memory.history
+    assert memory.entries[0].events == 1  # one event, however many frames saw it
+    assert len(record.frames) > 1

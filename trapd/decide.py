@@ -39,6 +39,8 @@ class FrameDecision:
     flags: tuple[str, ...] = ()
     #: A discarded frame drawn for the audit sample: stored apart, so the filter can be checked.
     audit: bool = False
+    #: Detections site memory discounted as this site's scenery (the reason says which).
+    scenery: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +60,15 @@ def decide_frame(result: DetectionResult, policy: DecisionConfig, look: SiteLook
         return _decide_on_detections(result, policy)
     evidence = tuple(d for index, d in enumerate(result.detections) if index not in look.scenery)
     decision = _decide_on_detections(replace(result, detections=evidence), policy)
-    marked = ("scenery",) if look.scenery else ()
+    scenery = len(look.scenery)
     if not decision.keep and look.changed:
         return FrameDecision(True, f"kept: {look.change_reason()}; the detector alone: {decision.reason}",
-                             flags=("site_change", *marked))
+                             flags=("site_change",), scenery=scenery)
     if look.scenery_notes and not decision.keep:
         notes = look.scenery_notes
         said = "; ".join(notes[:2]) + (f"; and {len(notes) - 2} more scenery boxes" if len(notes) > 2 else "")
-        return replace(decision, reason=f"{decision.reason}; discounted {said}",
-                       flags=(*decision.flags, *marked))
-    return replace(decision, flags=(*decision.flags, *marked))
+        return replace(decision, reason=f"{decision.reason}; discounted {said}", scenery=scenery)
+    return replace(decision, scenery=scenery)
 
 
 def _decide_on_detections(result: DetectionResult, policy: DecisionConfig) -> FrameDecision:

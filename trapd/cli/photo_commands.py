@@ -78,6 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from trapd.progress import for_terminal
     from trapd.replay import photo_per_event, replay
     from trapd.site.filter import site_filter_for
+    from trapd.storage.catalog import catalog_unless_full
     from trapd.storage.lock import StorageLock
     from trapd.storage.writer import EventWriter
 
@@ -88,6 +89,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         store.prepare()
         lock = StorageLock(lock_path(store.root))
         lock.acquire()  # a daemon, or another replay, may be writing there; released at exit
+        store.catalog = catalog_unless_full(store.root)  # indexed as stored: the next start has nothing to repair
     progress = for_terminal()
     events = frames = kept = flagged = 0
     detector = offline_detector(config, decoding_alongside=True)
@@ -103,6 +105,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         if site is not None:
             site.close()
+        if store is not None and store.catalog is not None:
+            store.catalog.close()
     if not args.json:
         where = f"; stored in {store.root}" if store is not None else " (not stored: add --storage DIR to keep them)"
         print(f"{frames} photos in {events} events: {kept} kept, {frames - kept} discarded, {flagged} flagged{where}")

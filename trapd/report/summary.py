@@ -88,11 +88,12 @@ def _best(sidecar: Sidecar) -> DetectionEntry | None:
 
 def event_flags(sidecar: Sidecar) -> list[str]:
     """Flags of any of its frames, ``audit`` if some discarded frames were kept for checking, ``scenery`` if a
-    box was discounted as background that did not move, ``recovered`` if a crash interrupted it."""
+    box was discounted as background (it did not move, or site memory knows it), ``recovered`` if a crash
+    interrupted it."""
     flags = {flag for frame in sidecar.frames for flag in frame.flags}
     if any(frame.audit and frame.file for frame in sidecar.frames):
         flags.add("audit")
-    if any(frame.reason.startswith("static:") for frame in sidecar.frames):
+    if any(frame.reason.startswith("static:") or "discounted scenery:" in frame.reason for frame in sidecar.frames):
         flags.add("scenery")
     if sidecar.end_reason == "interrupted":
         flags.add("recovered")

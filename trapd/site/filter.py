@@ -108,8 +108,8 @@ class SiteFilter:
         first = seen[0][0]
         if label is None and self._camera_moved(first):
             return
-        if label is not None and self.memory.signature is None:
-            self.memory.follow_scene(first.thumb)
+        if label == "empty":  # a person says this is the site's view: the camera-moved test measures from it
+            self._anchor_scene(first)
         counted: set[int] = set()
         for look, _ in seen:
             for sighting in look.sightings:
@@ -184,6 +184,15 @@ class SiteFilter:
         if calm and due and (timelapse or not any(keep for _, keep in seen)) and memory.add_reference(
                 Reference(first.thumb, first.taken_s, labelled=False), config.max_references):
             memory.last_auto_reference_s = first.taken_s
+
+    def _anchor_scene(self, look: SiteLook) -> None:
+        memory = self.memory
+        signature = memory.signature
+        if signature is None or structure_similarity(look.thumb, signature) < self.config.moved_similarity:
+            memory.signature = look.thumb.copy()
+        else:
+            memory.follow_scene(look.thumb)
+        memory.scene_off = 0
 
     def _camera_moved(self, look: SiteLook) -> bool:
         """True if the memory was just cleared: the whole scene stopped matching what was learned."""

@@ -126,7 +126,7 @@ def evaluate_sites(sites_dir: Path, detector: Detector, config: TrapdConfig, see
                     continue
                 result.rows.append(SiteRow(file, site_labels[file], files.index(file), decision.keep,
                                            decide_frame(measured, config.decision).keep,
-                                           "site_change" in decision.flags, "scenery" in decision.flags))
+                                           "site_change" in decision.flags, decision.scenery > 0))
         memory = memory_filter.memory
         result.learned = {
             "scenery_boxes": len(memory.entries),
