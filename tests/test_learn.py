@@ -153,3 +153,18 @@ def test_a_refused_lesson_is_one_sentence_and_exit_65(tmp_path: Path, monkeypatc
     assert code == 65
     assert "would make the trap discard labelled frames it keeps now (a.jpg); nothing was changed" in err
     assert not (tmp_path / "card" / ".trapd" / "site").exists()
+
+
+def test_the_site_sequences_meet_the_targets_in_both_modes(shared_models: Path, site_sequences: Path) -> None:
+    """Issue 15's targets, as a user runs them: every animal kept; with 5 seed empties per site >= 80% of the
+    other empties rejected; with no labels >= 20% after each site's first 5 frames."""
+    for seeds in (5, 0):
+        done = trapd_cli("eval", "--sites", str(site_sequences), "--seed-empties", str(seeds), "--json",
+                         timeout_s=300)
+        assert done.returncode == 0, done.stderr
+        total = json.loads(done.stdout)["total"]
+        assert total["animals_kept"] == total["animals"] > 0
+        if seeds:
+            assert total["empties_rejected"] >= 0.8 * total["empties"]
+        else:
+            assert total["empties_rejected_after_warm_up"] >= 0.2 * total["empties_after_warm_up"]

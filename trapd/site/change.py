@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from trapd.site.pictures import Box, Cells, SiteThumb, cell_distance, cells_of
+from trapd.site.pictures import Box, Cells, SiteThumb, cell_distances, cells_of
 
 #: A cell whose reference-to-reference change is over this many times the median cell's is volatile:
 #: its noise is lent to its left and right neighbours, because burned-in date, time and temperature
@@ -30,9 +31,21 @@ MIN_PICTURES = 2
 
 def noise_of(pictures: Sequence[SiteThumb]) -> Cells:
     """Per cell, the mean distance of each picture to its nearest other one."""
-    nearest = [np.min([cell_distance(p, q) for j, q in enumerate(pictures) if j != i], axis=0)
-               for i, p in enumerate(pictures)]
-    noise = np.mean(nearest, axis=0).astype(np.float32)
+    return noise_from_pairs(pair_distances(pictures))
+
+
+def pair_distances(pictures: Sequence[SiteThumb]) -> npt.NDArray[np.float32]:
+    """(n, n, rows, columns): the cell distance of every picture to every other; infinite to itself."""
+    stack = np.stack(pictures).astype(np.float32)
+    pairs = np.stack([cell_distances(p, stack) for p in pictures])
+    for i in range(len(pictures)):
+        pairs[i, i] = np.inf
+    return pairs
+
+
+def noise_from_pairs(pairs: npt.NDArray[np.float32]) -> Cells:
+    """Per cell, the mean distance of each picture to its nearest other one; volatile cells spread."""
+    noise = pairs.min(axis=1).mean(axis=0).astype(np.float32)
     volatile = np.where(noise > VOLATILE * float(np.median(noise)), noise, 0.0)
     padded = np.pad(volatile, ((0, 0), (1, 1)))
     spread: Cells = np.maximum(noise, np.maximum(padded[:, :-2], padded[:, 2:])).astype(np.float32)
@@ -41,7 +54,7 @@ def noise_of(pictures: Sequence[SiteThumb]) -> Cells:
 
 def z_map(frame: SiteThumb, pictures: Sequence[SiteThumb], noise: Cells) -> Cells:
     """Per cell: the distance to the nearest picture, in units of the pictures' own noise."""
-    distance = np.min([cell_distance(frame, p) for p in pictures], axis=0)
+    distance = cell_distances(frame, np.stack(pictures).astype(np.float32)).min(axis=0)
     z: Cells = (distance / (noise + NOISE_GLOBAL_WEIGHT * float(np.median(noise)) + NOISE_FLOOR)).astype(np.float32)
     return z
 

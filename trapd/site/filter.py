@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from trapd.config.model import TrapdConfig
 from trapd.config.sections import DecisionConfig
@@ -25,7 +26,7 @@ from trapd.site.change import MIN_PICTURES, box_max, where_most, z_map
 from trapd.site.look import Sighting, SiteLook
 from trapd.site.memory import Entry, Reference, SiteMemory
 from trapd.site.persist import load_or_start_again, save_memory, site_file
-from trapd.site.pictures import Box, Grey, crop, grey, ncc, site_thumb, structure_similarity
+from trapd.site.pictures import Box, crop, grey, ncc, site_thumb, structure_similarity
 from trapd.site.scenery import established, match, note
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class SiteFilter:
                    and change_z < QUIET_Z),
             differs_from_recent=z_recent is not None and float(z_recent.max()) > config.change_z)
 
-    def _looks_like_a_labelled_animal(self, picture: Grey, box: Box) -> bool:
+    def _looks_like_a_labelled_animal(self, picture: Image.Image, box: Box) -> bool:
         guard = match(self.memory, box, protected=True)
         return guard is not None and ncc(crop(picture, guard.box), guard.crop) >= self.config.appearance_min
 

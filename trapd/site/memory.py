@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from trapd.site.change import MIN_PICTURES, noise_of
-from trapd.site.pictures import Box, Cells, Grey, SiteThumb, cell_distance
+from trapd.site.change import MIN_PICTURES, noise_from_pairs, noise_of, pair_distances
+from trapd.site.pictures import Box, Cells, Grey, SiteThumb, cell_distance, cell_distances
 
 #: Thumbnails kept for "did it move": spans the last few events.
 HISTORY_LENGTH = 4
@@ -74,6 +75,7 @@ class SiteMemory:
     teachings: list[str] = field(default_factory=list)
     _reference_noise: Cells | None = field(default=None, repr=False)
     _history_noise: Cells | None = field(default=None, repr=False)
+    _history_pairs: npt.NDArray[np.float32] | None = field(default=None, repr=False)
 
     def reference_thumbs(self) -> list[SiteThumb]:
         return [r.thumb for r in self.references]
@@ -92,7 +94,9 @@ class SiteMemory:
         if len(self.history) < MIN_PICTURES:
             return None
         if self._history_noise is None:
-            self._history_noise = noise_of(self.history)
+            if self._history_pairs is None or len(self._history_pairs) != len(self.history):
+                self._history_pairs = pair_distances(self.history)
+            self._history_noise = noise_from_pairs(self._history_pairs)
         return self._history_noise
 
     def add_entry(self, entry: Entry, cap: int) -> None:
@@ -119,7 +123,19 @@ class SiteMemory:
         return True
 
     def push_history(self, thumb: SiteThumb) -> None:
-        self.history = [*self.history, thumb][-HISTORY_LENGTH:]
+        """Add the event's picture; only its distances to the others are computed (an event's worth of work)."""
+        old, pairs = self.history, self._history_pairs
+        if old and pairs is not None and len(pairs) == len(old):
+            distances = cell_distances(thumb, np.stack(old))
+            grown = np.full((len(old) + 1, len(old) + 1, *pairs.shape[2:]), np.inf, dtype=np.float32)
+            grown[:-1, :-1] = pairs
+            grown[-1, :-1] = grown[:-1, -1] = distances
+            pairs = grown
+        else:
+            pairs = None
+        drop = max(0, len(old) + 1 - HISTORY_LENGTH)
+        self.history = [*old, thumb][drop:]
+        self._history_pairs = None if pairs is None else pairs[drop:, drop:]
         self._history_noise = None
 
     def follow_scene(self, thumb: SiteThumb) -> None:
@@ -140,7 +156,7 @@ class SiteMemory:
         self.signature = None
         self.scene_off = 0
         self.last_auto_reference_s = float("-inf")
-        self._reference_noise = self._history_noise = None
+        self._reference_noise = self._history_noise = self._history_pairs = None
         self.note(why)
 
     def note(self, line: str) -> None:
