@@ -453,3 +453,13 @@ def test_a_time_lapse_or_manual_capture_of_an_empty_scene_is_stored_and_says_wha
     assert all(d.keep and "the filter would discard it: no detections" in d.reason for d in record.decisions)
     assert all("filter_discards" in d.flags for d in record.decisions)
     assert not pir_record.decision.keep
+
+
+def test_the_kernel_knows_each_stage_thread_by_name(tmp_path: Path, mock_factory: MockFactory) -> None:
+    """`top -H` and tools/energy.py tell the stages apart by the names the kernel holds."""
+    daemon = start_daemon(make_config(tmp_path), mock_factory)
+    try:
+        names = {(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()}
+    finally:
+        daemon.stop()
+    assert {"trapd-capture", "trapd-spool", "trapd-detect", "trapd-store", "trapd-control"} <= names

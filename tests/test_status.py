@@ -227,3 +227,23 @@ def test_a_schedule_on_an_unsynchronised_clock_is_a_problem() -> None:
     base = {"state": "armed", "disk_free_percent": 50.0, "clock_synced": False}
     assert unhealthy_reasons({**base, "schedule": "always"}) == []
     assert "clock is not synchronised" in unhealthy_reasons({**base, "schedule": "night"})[0]
+
+
+def test_today_counts_the_seconds_spent_capturing(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [10_000_000_000]
+    monkeypatch.setattr(status_module.time, "monotonic_ns", lambda: clock[0])
+    status = Status()
+    status.set_state("armed")
+    clock[0] += 5_000_000_000
+    status.set_state("capturing")
+    clock[0] += 2_500_000_000
+    assert status.snapshot()["today"]["active_s"] == 2.5  # counted while it lasts
+    status.set_state("armed")
+    clock[0] += 60_000_000_000
+    status.set_state("capturing")
+    clock[0] += 1_000_000_000
+    status.set_state("armed")
+    assert status.snapshot()["today"]["active_s"] == 3.5
+    from trapd.cli.status_view import status_lines
+
+    assert any("today" in line and "3 s active (capturing)" in line for line in status_lines(status.snapshot()))

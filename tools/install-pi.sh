@@ -6,6 +6,8 @@
 #   sudo tools/install-pi.sh --start    # also start the service now
 #   sudo tools/install-pi.sh --model ssd-mobilenet-v1-coco     # fetch a shipped card's model (needs internet)
 #   sudo tools/install-pi.sh --model /media/usb/m.tflite       # or install one from a file (its card beside it)
+#   sudo tools/install-pi.sh --low-power      # only: Wi-Fi, Bluetooth, LEDs, HDMI, governor, services off
+#   sudo tools/install-pi.sh --undo-low-power # only: put them back (see tools/low-power.sh)
 #
 # Steps: apt packages (picamera2 and the lgpio pin factory come from apt on Pi OS), a venv that
 # sees them (--system-site-packages), trapd installed into it, the `trapd` system user in the
@@ -25,6 +27,7 @@ SOURCE=$(cd "$(dirname "$0")/.." && pwd)
 dry_run=0
 start=0
 model=""
+low_power=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry_run=1 ;;
@@ -32,11 +35,21 @@ while [ $# -gt 0 ]; do
     --model)
       [ $# -ge 2 ] || { echo "install-pi.sh: --model needs a shipped card's name or a .tflite file" >&2; exit 64; }
       model=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) echo "install-pi.sh: unknown option $1 (use --dry-run, --start, --model NAME|FILE)" >&2; exit 64 ;;
+    --low-power) low_power=apply ;;
+    --undo-low-power) low_power=undo ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "install-pi.sh: unknown option $1 (use --dry-run, --start, --model NAME|FILE, --low-power," \
+            "--undo-low-power)" >&2; exit 64 ;;
   esac
   shift
 done
+
+if [ -n "$low_power" ]; then  # its own job: tools/low-power.sh
+  options=()
+  [ "$dry_run" = 1 ] && options+=(--dry-run)
+  [ "$low_power" = undo ] && options+=(--undo)
+  exec bash "$(dirname "$0")/low-power.sh" "${options[@]}"
+fi
 
 step() {  # step "what it does" command...: run it, or in a dry run say what would run
   if [ "$dry_run" = 1 ]; then

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trapd.errors import ControlError, NotRunningError, TrapdError
+from trapd.threads import name_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class ControlServer:
                 os.close(fd)
 
     def _serve(self) -> None:
+        name_this_thread()
         with selectors.DefaultSelector() as selector:
             selector.register(self._listener, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)

@@ -11,6 +11,7 @@ from trapd.frames import Trigger
 from trapd.notify import SystemdNotifier
 from trapd.pipeline import Pipeline
 from trapd.schedule import Schedule
+from trapd.threads import name_this_thread
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Every:
             self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
+        name_this_thread()
         while not self._stopped.wait(self._interval_s):
             try:
                 self._action()
@@ -91,6 +93,7 @@ class ScheduleWatch:
             self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
+        name_this_thread()
         while True:
             now = self._schedule.now()
             change = self._schedule.next_change(now)

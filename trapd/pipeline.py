@@ -59,6 +59,7 @@ from trapd.status import Status
 from trapd.storage.framefile import FrameEncoder
 from trapd.storage.space import FRAME_BYTES_GUESS, FreeSpace
 from trapd.storage.writer import EventWriter
+from trapd.threads import name_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,7 @@ class Pipeline:
 
     def _run_stage(self, run: Callable[[], None], downstream: Link[Any] | None) -> None:
         """Run a stage; however it ends, tell the next stage to finish too."""
+        name_this_thread()
         try:
             run()
         except BaseException as exc:

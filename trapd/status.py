@@ -72,6 +72,10 @@ class Status:
     _state: State = "starting"
     _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     _today: tuple[date, dict[str, int]] | None = None
+    #: Seconds spent capturing today (camera busy, bursts, the event's gap): what the power estimate's
+    #: per-event terms stand for (`trapd power`); and when the current capture began.
+    _active_today: tuple[date, float] | None = None
+    _active_since_ns: int | None = None
     _capture_failure_streak: int = 0
     _last_trigger_utc: str | None = None
     _last_event_id: str | None = None
@@ -89,6 +93,8 @@ class Status:
         with self._lock:
             changed = state != self._state
             self._state = state
+            if changed:
+                self._track_activity(state)
         if changed:
             log.info("state: %s", state)
             self.save()
@@ -98,6 +104,24 @@ class Status:
             self._counts[counter] += n
             if counter in TODAY_COUNTERS:
                 self._count_today(counter, n)
+
+    def _track_activity(self, state: State) -> None:
+        now = time.monotonic_ns()
+        if state == "capturing" and self._active_since_ns is None:
+            self._active_since_ns = now
+        elif state != "capturing" and self._active_since_ns is not None:
+            self._add_active_s((now - self._active_since_ns) / 1e9)
+            self._active_since_ns = None
+
+    def _add_active_s(self, seconds: float) -> None:
+        day = datetime.now(self.zone).date()
+        before = self._active_today[1] if self._active_today is not None and self._active_today[0] == day else 0.0
+        self._active_today = (day, before + seconds)
+
+    def _active_s_today(self, day: date) -> float:
+        done = self._active_today[1] if self._active_today is not None and self._active_today[0] == day else 0.0
+        ongoing = (time.monotonic_ns() - self._active_since_ns) / 1e9 if self._active_since_ns is not None else 0.0
+        return round(done + ongoing, 1)
 
     def _count_today(self, counter: Counter, n: int) -> None:
         day = datetime.now(self.zone).date()
@@ -155,7 +179,8 @@ class Status:
                 "last_trigger_utc": self._last_trigger_utc,
                 "last_event_id": self._last_event_id,
                 **self._counts,
-                "today": {k: today_counts.get(k, 0) if today_day == current_day else 0 for k in TODAY_COUNTERS},
+                "today": {**{k: today_counts.get(k, 0) if today_day == current_day else 0 for k in TODAY_COUNTERS},
+                          "active_s": self._active_s_today(current_day)},
                 "camera_failure_streak": self._capture_failure_streak,
                 "warnings": list(self._warnings),
                 **self.info,

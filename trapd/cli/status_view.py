@@ -29,6 +29,12 @@ def _counts(snapshot: dict[str, Any], names: list[tuple[str, str]]) -> str:
     return ", ".join(f"{label} {snapshot.get(key, 0)}" for key, label in names)
 
 
+def _today(today: dict[str, Any]) -> str:
+    """The site's day so far, as `trapd power` counts it: triggers, and the time spent capturing."""
+    return (f"{today.get('triggers', 0)} triggers, {today.get('events', 0)} events, "
+            f"{_duration(float(today.get('active_s') or 0))} active (capturing)")
+
+
 def status_lines(snapshot: dict[str, Any]) -> list[str]:
     sha = snapshot.get("detector_sha256")
     detector = str(snapshot.get("detector") or "none")
@@ -55,6 +61,7 @@ def status_lines(snapshot: dict[str, Any]) -> list[str]:
             ("triggers_rate_limited", "wind-storm limit"), ("triggers_outside_schedule", "outside schedule"),
             ("triggers_storage_full", "card full")])),
         ("events", str(snapshot.get("events", 0))),
+        ("today", _today(snapshot.get("today") or {})),
         ("frames", f"{snapshot.get('frames_captured', 0)} captured: " + _counts(snapshot, [
             ("frames_kept", "kept"), ("frames_discarded", "discarded"), ("frames_audited", "audit sample"),
             ("frames_flagged", "flagged"), ("frames_unfiltered", "unfiltered"), ("frames_recovered", "recovered"),

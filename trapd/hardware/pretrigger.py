@@ -15,6 +15,7 @@ from collections.abc import Callable
 from trapd.errors import DeviceError
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import Camera
+from trapd.threads import name_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class PretriggerBuffer:
             self._thread.join(timeout=5.0)
 
     def _fill(self) -> None:
+        name_this_thread()
         try:
             self._fill_until_closed()
         except BaseException as exc:
