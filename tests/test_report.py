@@ -41,6 +41,8 @@ def test_a_trap_run_gives_a_report_with_every_event_its_thumbnails_and_its_frame
     page = index.read_text()
     assert "site-a" in page and "36.12, 53.65" in page, "the site, rounded as the exports round it"
     assert "camera-days" in page and 'src="charts/effort.svg"' in page
+    assert f"on its last day with events ({row['day']}),\n      triggers 1, events active" in page, "for trapd power"
+    assert row["active_s"] >= 0
     for chart in ("effort", "events-per-day", "triggers-per-day", "diel-activity"):
         assert (root / "report" / "charts" / f"{chart}.svg").read_bytes().startswith(b"<?xml")
 

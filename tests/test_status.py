@@ -229,21 +229,13 @@ def test_a_schedule_on_an_unsynchronised_clock_is_a_problem() -> None:
     assert "clock is not synchronised" in unhealthy_reasons({**base, "schedule": "night"})[0]
 
 
-def test_today_counts_the_seconds_spent_capturing(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [10_000_000_000]
-    monkeypatch.setattr(status_module.time, "monotonic_ns", lambda: clock[0])
-    status = Status()
-    status.set_state("armed")
-    clock[0] += 5_000_000_000
-    status.set_state("capturing")
-    clock[0] += 2_500_000_000
-    assert status.snapshot()["today"]["active_s"] == 2.5  # counted while it lasts
-    status.set_state("armed")
-    clock[0] += 60_000_000_000
-    status.set_state("capturing")
-    clock[0] += 1_000_000_000
-    status.set_state("armed")
-    assert status.snapshot()["today"]["active_s"] == 3.5
+def test_today_counts_the_seconds_its_events_were_active() -> None:
     from trapd.cli.status_view import status_lines
 
-    assert any("today" in line and "3 s active (capturing)" in line for line in status_lines(status.snapshot()))
+    status = Status()
+    status.count("triggers", 4)
+    status.note_event("a", 2.5)
+    status.note_event("b", 61.0)
+    today = status.snapshot()["today"]
+    assert today["active_s"] == 63.5 and today["events"] == 2 and today["triggers"] == 4
+    assert any("4 triggers, 2 events, 1 min active" in line for line in status_lines(status.snapshot()))

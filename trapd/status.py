@@ -72,10 +72,9 @@ class Status:
     _state: State = "starting"
     _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     _today: tuple[date, dict[str, int]] | None = None
-    #: Seconds spent capturing today (camera busy, bursts, the event's gap): what the power estimate's
-    #: per-event terms stand for (`trapd power`); and when the current capture began.
+    #: Today's events' seconds from first trigger to last frame (the report counts the same from the sidecars):
+    #: what `trapd power`'s per-event terms stand for.
     _active_today: tuple[date, float] | None = None
-    _active_since_ns: int | None = None
     _capture_failure_streak: int = 0
     _last_trigger_utc: str | None = None
     _last_event_id: str | None = None
@@ -93,8 +92,6 @@ class Status:
         with self._lock:
             changed = state != self._state
             self._state = state
-            if changed:
-                self._track_activity(state)
         if changed:
             log.info("state: %s", state)
             self.save()
@@ -105,23 +102,9 @@ class Status:
             if counter in TODAY_COUNTERS:
                 self._count_today(counter, n)
 
-    def _track_activity(self, state: State) -> None:
-        now = time.monotonic_ns()
-        if state == "capturing" and self._active_since_ns is None:
-            self._active_since_ns = now
-        elif state != "capturing" and self._active_since_ns is not None:
-            self._add_active_s((now - self._active_since_ns) / 1e9)
-            self._active_since_ns = None
-
-    def _add_active_s(self, seconds: float) -> None:
-        day = datetime.now(self.zone).date()
-        before = self._active_today[1] if self._active_today is not None and self._active_today[0] == day else 0.0
-        self._active_today = (day, before + seconds)
-
     def _active_s_today(self, day: date) -> float:
-        done = self._active_today[1] if self._active_today is not None and self._active_today[0] == day else 0.0
-        ongoing = (time.monotonic_ns() - self._active_since_ns) / 1e9 if self._active_since_ns is not None else 0.0
-        return round(done + ongoing, 1)
+        return round(self._active_today[1], 1) if self._active_today is not None and self._active_today[0] == day \
+            else 0.0
 
     def _count_today(self, counter: Counter, n: int) -> None:
         day = datetime.now(self.zone).date()
@@ -145,10 +128,14 @@ class Status:
         with self._lock:
             self._last_trigger_utc = iso_utc(at.utc)
 
-    def note_event(self, event_id: str) -> None:
+    def note_event(self, event_id: str, active_s: float = 0.0) -> None:
+        """An event stored; ``active_s``: from its first trigger to its last frame."""
         self.count("events")
         with self._lock:
             self._last_event_id = event_id
+            day = datetime.now(self.zone).date()
+            before = self._active_today[1] if self._active_today is not None and self._active_today[0] == day else 0.0
+            self._active_today = (day, before + max(0.0, active_s))
         self.save()
 
     def warn(self, message: str) -> None:

@@ -20,6 +20,7 @@ from trapd.cli.common import non_negative_float, positive_int, utc_time
 from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_trigger
 from trapd.cli.model_commands import cmd_models_fetch, cmd_models_install, cmd_models_list, cmd_models_verify
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
+from trapd.cli.power_command import cmd_power
 from trapd.cli.site_commands import cmd_learn, cmd_site_forget, cmd_site_show
 from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck, cmd_report
 from trapd.config.model import DEFAULT_CONFIG_PATH
@@ -196,6 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the package's folder: new or empty, outside the storage")
     camtrap.add_argument("--force", action="store_true",
                          help="replace a previous export in --out (only the files it wrote)")
+
+    power = add("power", cmd_power, "Estimate watt-hours a day and days on a battery from published figures and "
+                "the CPU work measured per event: an estimate, with its sources (README, Power).")
+    power.add_argument("--board", required=True, choices=("pi-zero-2w", "pi3b+", "pi4", "pi5"))
+    power.add_argument("--mode", choices=("warm", "cold"), help="camera mode (default: the config's camera.mode)")
+    power.add_argument("--triggers-per-day", type=non_negative_float, required=True, metavar="N")
+    power.add_argument("--night-share", type=float, default=0.5,
+                       help="share of the triggers at night, with the IR light on (default 0.5)")
+    power.add_argument("--no-ir", action="store_true", help="no IR light fitted")
+    power.add_argument("--battery-wh", type=non_negative_float, metavar="WH")
+    power.add_argument("--battery-ah", type=non_negative_float, metavar="AH")
+    power.add_argument("--battery-v", type=non_negative_float, metavar="V")
+    power.add_argument("--solar-w", type=non_negative_float, default=0.0, metavar="W", help="the panel's rating")
+    power.add_argument("--sun-hours", type=non_negative_float, default=0.0, metavar="H",
+                       help="peak sun hours a day at the site")
+    power.add_argument("--low-power", action="store_true", help="as after sudo tools/install-pi.sh --low-power")
+    power.add_argument("--config", type=Path, help="config file (camera.mode, burst and event.gap_s are used)")
+    power.add_argument("--json", action="store_true", help="print JSON")
 
     models = add("models", cmd_models_list, "List, install and verify models (default: list).")
     model_commands = models.add_subparsers(dest="models_command", parser_class=_Parser)

@@ -30,9 +30,9 @@ def _counts(snapshot: dict[str, Any], names: list[tuple[str, str]]) -> str:
 
 
 def _today(today: dict[str, Any]) -> str:
-    """The site's day so far, as `trapd power` counts it: triggers, and the time spent capturing."""
+    """The site's day so far, as `trapd power` counts it: triggers, and events' seconds from trigger to last frame."""
     return (f"{today.get('triggers', 0)} triggers, {today.get('events', 0)} events, "
-            f"{_duration(float(today.get('active_s') or 0))} active (capturing)")
+            f"{_duration(float(today.get('active_s') or 0))} active (first trigger to last frame)")
 
 
 def status_lines(snapshot: dict[str, Any]) -> list[str]:

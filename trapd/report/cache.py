@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 CACHE_NAME = "cache.json"
 #: Bumped when a row's shape changes, so an older report's cache is not read as this one's.
-ROW_VERSION = 1
+ROW_VERSION = 2
 #: Keys of a row; a cached row without all of them is from another version or was edited.
 _ROW_KEYS = frozenset(EventRow.__annotations__)
 

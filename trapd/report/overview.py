@@ -38,6 +38,22 @@ class DeploymentOverview:
     events_kept: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     effort: DeploymentEffort | None = None
+    #: Per site day: [triggers, seconds active], for comparing with `trapd power`'s estimate.
+    per_day: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def last_day(self) -> tuple[str, float, float] | None:
+        """The last day with events: (day, triggers, seconds active)."""
+        if not self.per_day:
+            return None
+        day = max(self.per_day)
+        return day, self.per_day[day][0], self.per_day[day][1]
+
+    @property
+    def daily_mean(self) -> tuple[float, float]:
+        """Triggers and seconds active per day with events, on average."""
+        days = len(self.per_day) or 1
+        return (sum(v[0] for v in self.per_day.values()) / days, sum(v[1] for v in self.per_day.values()) / days)
 
     @property
     def discarded(self) -> int:
@@ -55,6 +71,9 @@ def deployments(events: list[CachedEvent], effort: dict[str, DeploymentEffort]) 
         overview.events_kept += row["keep"]
         for name in COUNTED:
             overview.counts[name] += int(row[name])  # type: ignore[literal-required]
+        day = overview.per_day.setdefault(row["day"], [0.0, 0.0])
+        day[0] += row["triggers"]
+        day[1] += float(row.get("active_s", 0.0))
         site = facts["site"]
         _add(overview.cameras, facts["camera"])
         _add(overview.timezones, facts["timezone"])

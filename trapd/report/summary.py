@@ -51,6 +51,8 @@ class EventRow(TypedDict):
     kept: int
     audit: int
     triggers: int
+    #: Seconds from the first trigger to the last frame (what `trapd status` counts as active, for `trapd power`).
+    active_s: float
     #: Frames with any flag, and frames finished after a crash.
     flagged: int
     recovered: int
@@ -161,13 +163,20 @@ def event_row(root: Path, folder: Path, sidecar: Sidecar, sizes: dict[str, int])
         hour=round(start.hour + start.minute / 60, 3), keep=sidecar.decision.keep, reason=sidecar.decision.reason,
         category=best.category if best else "none", label=best.label if best else "", score=best.score if best else 0.0,
         flags=event_flags(sidecar), frames=len(sidecar.frames), kept=sidecar.counts.kept, audit=len(audit_frames),
-        triggers=len(sidecar.triggers), flagged=sum(1 for f in sidecar.frames if f.flags),
+        triggers=len(sidecar.triggers), active_s=_active_s(sidecar), flagged=sum(1 for f in sidecar.frames if f.flags),
         recovered=sum(1 for f in sidecar.frames if "recovered" in f.flags), bytes=sum(sizes.values()),
         dir="" if here == conventional_dir else here,
         stored=[_stored(root, folder, frame) for frame in stored_frames],
         thumbs=[[frame.index, 1, _boxes(frame.detections, BOXES_PER_THUMB)]
                 for frame in [*shown, *(f for f in audit_frames if f not in shown)]],
     )
+
+
+def _active_s(sidecar: Sidecar) -> float:
+    try:
+        return round(max(0.0, (parse_utc(sidecar.end_utc) - parse_utc(sidecar.start_utc)).total_seconds()), 1)
+    except ValueError:
+        return 0.0
 
 
 def _stored(root: Path, folder: Path, frame: FrameEntry) -> Stored:

@@ -53,7 +53,7 @@ class StoreStage:
             ("frames_audited", stored.audited), ("frames_unfiltered", stored.unfiltered))
         for counter, n in counts:
             self._status.count(counter, n)
-        self._status.note_event(item.event_id)
+        self._status.note_event(item.event_id, (item.last_capture.monotonic_ns - item.opened.monotonic_ns) / 1e9)
         log.info("event %s: %d frames, %d kept, %d discarded (%s) -> %s", item.event_id, len(item.frames),
                  stored.kept, stored.discarded, item.decision.reason, stored.directory)
         if self._on_event_stored is not None:
