@@ -201,6 +201,11 @@ def test_a_review_survives_a_reload_and_downloads_as_the_csv_eval_reads(report: 
     config.write_text("detector:\n  type: none\n")
     scored = trapd_cli("eval", str(report), "--ground-truth", str(exported), "--config", str(config), "--json")
     assert scored.returncode == 0, scored.stderr
+    taught = trapd_cli("learn", str(exported), "--storage", str(report), "--config", str(config), "--dry-run")
+    assert taught.returncode == 0, taught.stderr
+    empties = sum(label == "empty" for label in expected.values())
+    assert f"would learn from {empties} empty and {len(expected) - empties} non-empty frames" in taught.stdout, \
+        "the review feeds trapd learn: its paths are the storage's"
     assert console_errors(browser) == []
 
 
