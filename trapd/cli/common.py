@@ -87,3 +87,13 @@ def non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
     return value
+
+
+def deployment_id(text: str) -> str:
+    """A deployment id as the config takes it: it names a folder, so nothing like ``../x``."""
+    from trapd.config.fields import _PLAIN_ID
+
+    if not _PLAIN_ID.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a deployment id: 1 to 64 letters, digits, '.', '_' or '-', "
+                                         "starting with a letter or digit")
+    return text

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from trapd import __version__
-from trapd.cli.common import non_negative_float, positive_int, utc_time
+from trapd.cli.common import deployment_id, non_negative_float, positive_int, utc_time
 from trapd.cli.daemon_commands import cmd_run, cmd_simulate, cmd_status, cmd_trigger
 from trapd.cli.model_commands import cmd_models_fetch, cmd_models_install, cmd_models_list, cmd_models_verify
 from trapd.cli.photo_commands import cmd_check_config, cmd_detect, cmd_eval, cmd_replay
@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "or to --images")
     learn.add_argument("--images", type=Path, metavar="DIR",
                        help="the labelled photos are in this archive of the same site, not in the storage")
-    learn.add_argument("--deployment", help="with --images: the deployment to teach (default: deployment.id)")
+    learn.add_argument("--deployment", type=deployment_id,
+                       help="with --images: the deployment to teach (default: deployment.id)")
     learn.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
 
     site = add("site", cmd_site_show, "Show or forget what the trap learned of its site (default: show).")
@@ -177,10 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = site_commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         config_options(sub)
-        sub.add_argument("--deployment", help="the deployment (default: every one with a memory, or deployment.id)")
+        sub.add_argument("--deployment", type=deployment_id,
+                         help="the deployment (default: every one with a memory, or deployment.id)")
         sub.add_argument("--json", action="store_true", help="print JSON")
     config_options(site)
-    site.add_argument("--deployment", help="the deployment (default: every one with a memory, or deployment.id)")
+    site.add_argument("--deployment", type=deployment_id,
+                      help="the deployment (default: every one with a memory, or deployment.id)")
     site.add_argument("--json", action="store_true", help="print JSON")
 
     export = add("export", cmd_export, "Export stored events for other tools.")

@@ -148,7 +148,7 @@ def _described(config: TrapdConfig, deployment: str) -> dict[str, Any]:
         "deployment": deployment, "path": str(path), "exists": path.is_file(),
         "kb": round(path.stat().st_size / 1024) if path.is_file() else 0,
         "entries": len(memory.entries),
-        "established": sum(established(e, config.site, guarded) for e in memory.entries),
+        "established": sum(established(e, config.site, guarded) and not e.protected for e in memory.entries),
         "protected": sum(e.protected for e in memory.entries),
         "references_labelled": memory.labelled_references(),
         "references_automatic": len(memory.references) - memory.labelled_references(),

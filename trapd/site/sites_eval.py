@@ -130,7 +130,7 @@ def evaluate_sites(sites_dir: Path, detector: Detector, config: TrapdConfig, see
         memory = memory_filter.memory
         result.learned = {
             "scenery_boxes": len(memory.entries),
-            "established": sum(established(e, config.site, guarded=len(memory.references) >= 2)
+            "established": sum(established(e, config.site, guarded=len(memory.references) >= 2) and not e.protected
                                for e in memory.entries),
             "references_labelled": memory.labelled_references(),
             "references_automatic": len(memory.references) - memory.labelled_references(),
