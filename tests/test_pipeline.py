@@ -456,10 +456,14 @@ def test_a_time_lapse_or_manual_capture_of_an_empty_scene_is_stored_and_says_wha
 
 
 def test_the_kernel_knows_each_stage_thread_by_name(tmp_path: Path, mock_factory: MockFactory) -> None:
-    """`top -H` and tools/energy.py tell the stages apart by the names the kernel holds."""
+    """`top -H` and tools/energy.py tell the stages apart by the names the kernel holds; the spool runs niced."""
     daemon = start_daemon(make_config(tmp_path), mock_factory)
     try:
-        names = {(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()}
+        tasks = list(Path("/proc/self/task").iterdir())
+        names = {(task / "comm").read_text().strip(): task for task in tasks}
+        nice = {name: int((task / "stat").read_text().rsplit(")", 1)[1].split()[16]) for name, task in names.items()}
     finally:
         daemon.stop()
-    assert {"trapd-capture", "trapd-spool", "trapd-detect", "trapd-store", "trapd-control"} <= names
+    assert {"trapd-capture", "trapd-spool", "trapd-detect", "trapd-store", "trapd-control"} <= set(names)
+    # The encoder yields its core to capture; nothing else is ranked down (it would hold the GIL while waiting).
+    assert nice["trapd-spool"] == 10 and nice["trapd-capture"] == nice["trapd-detect"] == nice["trapd-store"] == 0
