@@ -79,7 +79,9 @@ def process_cpu_s(pid: int) -> float:
 def measure(mode: str, events: int, idle_s: float, photos: Path, work: Path) -> dict[str, Any]:
     root = work / mode
     config = work / f"{mode}.yaml"
-    config.write_text(f"storage:\n  root: {root}\n  reserve_mb: 0\ncamera:\n  mode: {mode}\nevent:\n  gap_s: 1\n")
+    # gap_s 1: each trigger its own event; no storm limit: every trigger fired is an event measured.
+    config.write_text(f"storage:\n  root: {root}\n  reserve_mb: 0\ncamera:\n  mode: {mode}\n"
+                      "event:\n  gap_s: 1\n  max_per_minute: 0\n")
     daemon = start_fake_trap(TOOLS.parent, photos, config)
     socket_path = root / ".trapd" / "control.sock"
     try:

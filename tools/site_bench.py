@@ -94,26 +94,23 @@ def camera_trap(photos: Path, detector: Detector, config: TrapdConfig) -> str:
             f"{summed['empties_rejected']}/{summed['empties']} rejected")
 
 
+def _timed(method: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
+    """``method``, its every call's milliseconds appended to ``into``."""
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            into.append((time.perf_counter() - started) * 1e3)
+    return timed
+
+
 def cost(sites: Path, detector: Detector, config: TrapdConfig) -> dict[str, Any]:
     looks: list[float] = []
     learns: list[float] = []
     original_look, original_learn = site_filter.SiteFilter.look, site_filter.SiteFilter.learn
-
-    def timed_look(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original_look(self, *args, **kwargs)
-        finally:
-            looks.append((time.perf_counter() - started) * 1e3)
-
-    def timed_learn(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original_learn(self, *args, **kwargs)
-        finally:
-            learns.append((time.perf_counter() - started) * 1e3)
-
-    site_filter.SiteFilter.look, site_filter.SiteFilter.learn = timed_look, timed_learn  # type: ignore[method-assign]
+    site_filter.SiteFilter.look = _timed(original_look, looks)  # type: ignore[method-assign]
+    site_filter.SiteFilter.learn = _timed(original_learn, learns)  # type: ignore[method-assign]
     try:
         results = evaluate_sites(sites, detector, config, seed_empties=5)
     finally:

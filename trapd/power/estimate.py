@@ -27,7 +27,7 @@ from trapd.power.boards import (
 #: CPU seconds per event on the development machine (tools/energy.py, default model, bursts of 3 frames
 #: at 2028x1520; BENCHMARKS.md "Power"). On fake hardware the capture thread also decodes the replayed
 #: photo, which a Pi's camera does not ask of the CPU: an upper bound.
-MEASURED_CPU_S_PER_EVENT = {"warm": 0.44, "cold": 0.50}
+MEASURED_CPU_S_PER_EVENT = {"warm": 0.44, "cold": 0.46}
 #: The IR light is on for the event's bursts and while the exposure settles after it comes on.
 IR_SETTLE_S = 0.5
 HOURS = 24.0
