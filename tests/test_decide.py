@@ -84,3 +84,8 @@ def test_the_audit_sample_draws_only_from_discarded_frames() -> None:
     assert not any(d.keep for d in decisions[1:])
     none, _ = decide_event(results, DecisionConfig(audit_fraction=0.0, event_level=False), random.Random(7))
     assert sum(not d.keep for d in none) == 400 and not any(d.audit for d in none)
+
+
+def test_an_event_of_one_discarded_frame_says_why_in_one_sentence() -> None:
+    _, event = decide_event([scored(("animal", 0.1))], POLICY)
+    assert event.reason == "its one frame discarded: best animal (x) 0.10 < 0.30"

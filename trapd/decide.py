@@ -127,7 +127,8 @@ def decide_event(
         first = next(d for d in decisions if d.keep)
         event = EventDecision(True, f"{kept} of {len(decisions)} frames kept; first: {first.reason}")
     else:
-        event = EventDecision(False, f"all {len(decisions)} frames discarded")
+        event = EventDecision(False, f"all {len(decisions)} frames discarded" if len(decisions) != 1
+                              else f"its one frame discarded: {decisions[0].reason}")
     return decisions, event
 
 
