@@ -209,8 +209,9 @@ class SiteFilter:
                 memory.clear(message)
                 memory.follow_scene(look.thumb)
                 log.warning("%s", message)
-                if self._on_clear is not None:
-                    self._on_clear(message)
+                if self._on_clear is not None:  # said once in `trapd status`, however often it happens
+                    self._on_clear(f"site memory of deployment {memory.deployment} was cleared: the whole scene "
+                                   "changed (camera moved or re-aimed?); it learns the new view (trapd site show)")
                 self._dirty = True
                 self.save(force=True)
                 return True
