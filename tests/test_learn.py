@@ -168,3 +168,37 @@ def test_the_site_sequences_meet_the_targets_in_both_modes(shared_models: Path, 
             assert total["empties_rejected"] >= 0.8 * total["empties"]
         else:
             assert total["empties_rejected_after_warm_up"] >= 0.2 * total["empties_after_warm_up"]
+
+
+def test_a_short_row_or_an_excel_bom_is_said_in_words(tmp_path: Path) -> None:
+    photos(tmp_path / "archive", {"a.jpg": "empty"})
+    short = tmp_path / "short.csv"
+    short.write_text("file,label\na.jpg\nb.jpg,bird\n")
+    done = trapd_cli("learn", str(short), "--images", str(tmp_path / "archive"), "--dry-run")
+    assert done.returncode == 66 and "has labels" in done.stderr and "Traceback" not in done.stderr
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbffile,label\nmissing.jpg,empty\n")
+    done = trapd_cli("learn", str(excel), "--images", str(tmp_path / "archive"), "--dry-run")
+    assert done.returncode == 66 and "name 1 files not in" in done.stderr, "the BOM is not part of the column name"
+
+
+def test_a_full_card_when_learning_is_one_sentence(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    from trapd.cli import site_commands
+    from trapd.cli.main import main
+    from trapd.site import persist
+
+    labels = {"e1.jpg": "empty", "e2.jpg": "empty"}
+    photos(tmp_path / "archive", labels)
+    monkeypatch.setattr(site_commands, "offline_detector", lambda config: ScriptedDetector())
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(persist, "save_memory", full)
+    lesson = tmp_path / "labels.csv"
+    lesson.write_text("file,label\n" + "".join(f"{f},{label}\n" for f, label in labels.items()))
+    code = main(["learn", str(lesson), "--images", str(tmp_path / "archive"), "--storage", str(tmp_path / "card")])
+    err = capsys.readouterr().err
+    assert code == 73 and "could not be written (No space left on device); nothing was changed" in err

@@ -48,6 +48,9 @@ BASE = ["--board", "pi4", "--triggers-per-day", "10"]
     ([*BASE, "--battery-wh", "50", "--battery-ah", "5"], "give the battery once"),
     ([*BASE, "--battery-wh", "50", "--night-share", "2"], "fraction from 0 to 1"),
     ([*BASE, "--battery-wh", "50", "--solar-w", "10"], "needs both"),
+    (["--board", "pi4", "--triggers-per-day", "nan", "--battery-wh", "50"], "must be a number, not nan"),
+    ([*BASE, "--battery-wh", "inf"], "must be a number, not inf"),
+    ([*BASE, "--battery-wh", "50", "--night-share", "nan"], "fraction from 0 to 1"),
 ])
 def test_incomplete_inputs_are_refused_in_a_sentence(args: list[str], said: str) -> None:
     done = trapd_cli("power", *args)

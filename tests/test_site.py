@@ -197,3 +197,42 @@ def test_the_daemon_learns_each_event_and_leaves_its_memory_on_the_card(tmp_path
     assert [e.category for e in memory.entries] == ["person"] and memory.history
     assert memory.entries[0].events == 1  # one event, however many frames saw it
     assert len(record.frames) > 1
+
+
+def test_a_moved_camera_also_forgets_the_thresholds_its_labels_fitted() -> None:
+    site, _ = learned_rock()
+    site.memory.thresholds, site.memory.thresholds_before = {"animal": 0.7}, {"animal": 0.4}
+    for i in range(3):
+        event(site, jitter(view(seed=2), i), [], T0 + (40 + i) * MINUTE)
+    assert site.memory.thresholds == {} and site.policy.thresholds.animal == 0.4
+
+
+def test_a_raised_threshold_holds_only_while_the_change_test_can_run() -> None:
+    site = site_filter()
+    site.memory.thresholds = {"animal": 0.7, "person": 0.3}
+    assert site.policy.thresholds.animal == 0.4, "no references: the raise is not trusted"
+    assert site.policy.thresholds.person == 0.3, "a lowered threshold (a labelled animal kept) always holds"
+    labelled_empty(site, view())
+    assert site.policy.thresholds.animal == 0.7
+
+
+def test_a_failing_site_memory_costs_no_frame_and_stops_nothing(tmp_path, mock_factory, monkeypatch,
+                                                                caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from tests.conftest import make_config, run_one_event
+    from tests.doubles import ScriptedDetector
+    from trapd.site.filter import SiteFilter
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug in site memory")
+
+    monkeypatch.setattr(SiteFilter, "look", broken)
+    monkeypatch.setattr(SiteFilter, "learn", broken)
+    with caplog.at_level(logging.ERROR):
+        record, stored, daemon = run_one_event(make_config(tmp_path), mock_factory,
+                                               detector=ScriptedDetector(default=[detection(0.45)]))
+    assert all(d.keep for d in record.decisions) and stored.kept == len(record.frames)
+    assert daemon.pipeline.failure is None
+    assert "site memory failed on event" in caplog.text and "could not learn from event" in caplog.text
+    assert any("site memory failed" in w for w in daemon.status.snapshot()["warnings"])

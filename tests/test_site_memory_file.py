@@ -52,7 +52,8 @@ def test_a_missing_memory_is_a_fresh_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["torn", "not a zip", "pickled object", "wrong shape", "non-finite", "huge",
-                                    "bad thresholds", "bad box"])
+                                    "bad thresholds", "bad box", "infinite count", "nan time", "far future",
+                                    "too long a history"])
 def test_a_damaged_or_hostile_memory_is_set_aside_and_learned_again(tmp_path: Path, damage: str,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     path = learned(tmp_path)
@@ -73,6 +74,15 @@ def test_a_damaged_or_hostile_memory_is_set_aside_and_learned_again(tmp_path: Pa
             arrays["references"] = arrays["references"][:, :10]
         elif damage == "non-finite":
             arrays["history"][0, 0, 0] = np.nan
+        elif damage == "too long a history":  # 4.7 KB on the card, minutes of CPU and GBs to compare
+            arrays["history"] = np.zeros((300, *arrays["history"].shape[1:]), np.float32)
+        elif damage in ("infinite count", "nan time", "far future"):
+            meta = arrays["meta"].tobytes().decode()
+            field, value = {"infinite count": ('"events": ', "Infinity"), "nan time": ('"first_s": ', "NaN"),
+                            "far future": ('"last_s": ', "1e20")}[damage]
+            start = meta.index(field) + len(field)
+            end = min(i for i in (meta.find(",", start), meta.find("}", start)) if i > 0)
+            arrays["meta"] = np.frombuffer((meta[:start] + value + meta[end:]).encode(), dtype=np.uint8)
         else:
             meta = arrays["meta"].tobytes().decode()
             meta = (meta.replace('"person": 0.5', '"person": 7') if damage == "bad thresholds"

@@ -66,9 +66,9 @@ block() {  # the marked block config.txt should hold; [all]: whatever conditiona
   printf '%s\n' "$END"
 }
 without_block() { awk -v b="$BEGIN" -v e="$END" '$0 == b {skip = 1; next} $0 == e {skip = 0; next} !skip' "$1"; }
-replace_file() {  # replace_file FILE CONTENT: atomically, keeping the file's mode
-  local tmp="$1.trapd-tmp"
-  printf '%s' "$2" > "$tmp" && chmod --reference="$1" "$tmp" && mv "$tmp" "$1"
+replace_file() {  # replace_file FILE CONTENT: atomically and durably (a boot partition torn by a power cut
+  local tmp="$1.trapd-tmp"           # would not boot), keeping the file's mode
+  printf '%s' "$2" > "$tmp" && chmod --reference="$1" "$tmp" && sync "$tmp" && mv "$tmp" "$1" && sync "$(dirname "$1")"
 }
 
 if [ "$mode" = apply ]; then

@@ -120,8 +120,8 @@ def read_ground_truth(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise InputError(f"ground truth {path} does not exist; give --ground-truth a CSV {expected}")
     try:
-        with path.open(newline="", encoding="utf-8") as stream:
-            rows = [(row["file"], row["label"]) for row in csv.DictReader(stream)]
+        with path.open(newline="", encoding="utf-8-sig") as stream:  # -sig: Excel's "CSV UTF-8" starts with a BOM
+            rows = [(row["file"] or "", row["label"] or "") for row in csv.DictReader(stream)]
     except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
         reason = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
         raise InputError(f"ground truth {path} cannot be read ({reason}); it must be a UTF-8 CSV {expected}") from None

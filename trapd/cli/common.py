@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,8 @@ def positive_int(text: str) -> int:
 
 def non_negative_float(text: str) -> float:
     value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number, not {text}")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
     return value

@@ -19,7 +19,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         raise UsageError("trapd power needs the battery: --battery-wh WH, or --battery-ah AH with --battery-v V")
     if args.battery_wh is not None and args.battery_ah is not None:
         raise UsageError("give the battery once: --battery-wh, or --battery-ah with --battery-v")
-    if not 0.0 <= args.night_share <= 1.0:
+    if not 0.0 <= args.night_share <= 1.0:  # also refuses nan
         raise UsageError(f"--night-share is a fraction from 0 to 1, not {args.night_share}")
     if (args.solar_w > 0) != (args.sun_hours > 0):
         raise UsageError("solar needs both --solar-w (the panel's rating) and --sun-hours (peak sun hours a day)")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from trapd.cli.common import config_from_args, offline_detector
 from trapd.config.model import TrapdConfig
-from trapd.errors import EX_OK, InputError, RefusedError
+from trapd.errors import EX_OK, InputError, RefusedError, StorageError
 from trapd.storage.layout import deployment_dirs, lock_path, state_dir
 from trapd.storage.lock import StorageLock
 
@@ -48,7 +48,12 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 f"keeps now ({', '.join(lesson.would_drop[:5])}); nothing was changed. Check those labels")
         print("\n".join(lesson.lines(deployment, args.dry_run)))
         if not args.dry_run:
-            save_memory(site.memory, path)
+            try:
+                save_memory(site.memory, path)
+            except OSError as exc:
+                raise StorageError(f"site memory {path} could not be written ({exc.strerror or exc}); nothing was "
+                                   "changed. Make room on the card, or check its permissions, and run it again") \
+                    from None
             print(f"  written to {path}; the trap, replay and eval read it from there")
     return EX_OK
 

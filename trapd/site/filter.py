@@ -51,11 +51,16 @@ class SiteFilter:
 
     @property
     def policy(self) -> DecisionConfig:
-        """The decision policy, with the thresholds `trapd learn` re-fitted for this deployment."""
-        if not self.memory.thresholds:
+        """The decision policy, with the thresholds `trapd learn` re-fitted for this deployment. A threshold
+        raised above the configured one holds only while the change test can run: the fit counted on it to
+        keep the animals it keeps. One lowered (to keep a labelled animal) holds always."""
+        learned = self.memory.thresholds
+        if not learned:
             return self._configured_policy
-        thresholds = self._configured_policy.thresholds.model_copy(update=self.memory.thresholds)
-        return self._configured_policy.model_copy(update={"thresholds": thresholds})
+        configured = self._configured_policy.thresholds
+        guarded = len(self.memory.references) >= MIN_PICTURES
+        chosen = {c: v if guarded else min(v, float(getattr(configured, c))) for c, v in learned.items()}
+        return self._configured_policy.model_copy(update={"thresholds": configured.model_copy(update=chosen)})
 
     def look(self, result: DetectionResult, motion_thumbnail: Thumbnail | None, lores: RGBImage | None,
              taken_s: float) -> SiteLook | None:

@@ -149,7 +149,9 @@ class SiteMemory:
         return before - len(self.entries)
 
     def clear(self, why: str) -> None:
-        """Forget the scene (the camera was moved): entries, references, history, signature, thresholds stay."""
+        """Forget the scene (the camera was moved): entries, references, history, signature, and the thresholds
+        labels of the old view re-fitted (they were fitted with its change test, which is gone too)."""
+        self.thresholds, self.thresholds_before = {}, {}
         self.entries.clear()
         self.references.clear()
         self.history.clear()

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from trapd.files import make_dirs_durable, write_atomic
-from trapd.site.memory import Entry, Reference, SiteMemory
+from trapd.site.memory import HISTORY_LENGTH, Entry, Reference, SiteMemory
 from trapd.site.pictures import CROP_SIZE, THUMB_SIZE
 from trapd.storage.layout import state_dir
 
@@ -94,7 +94,8 @@ def read_memory(stream: BinaryIO, deployment: str) -> SiteMemory:
         return _memory_from(meta, arrays, deployment)
     except UnreadableMemory:
         raise
-    except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, KeyError, ValueError, TypeError, OverflowError, zipfile.BadZipFile,
+            UnicodeDecodeError) as exc:
         raise UnreadableMemory(str(exc) or type(exc).__name__) from None
 
 
@@ -120,6 +121,9 @@ def _memory_from(meta: Any, arrays: dict[str, np.ndarray], deployment: str) -> S
     crops, thumbs = arrays["crops"], arrays["references"]
     if not isinstance(entries, list) or not isinstance(references, list):
         raise UnreadableMemory("its entries or references are not lists")
+    if len(entries) > MAX_ENTRIES or len(references) > MAX_REFERENCES or arrays["history"].shape[0] > HISTORY_LENGTH:
+        raise UnreadableMemory(f"it holds more than trapd keeps (at most {MAX_ENTRIES} entries, {MAX_REFERENCES} "
+                               f"references, {HISTORY_LENGTH} history pictures)")
     _expect(crops, (len(entries), *_CROP_SHAPE), np.uint8, "crops")
     _expect(thumbs, (len(references), *_THUMB_SHAPE), np.float32, "references")
     history, signature = arrays["history"], arrays["signature"]
@@ -131,22 +135,50 @@ def _memory_from(meta: Any, arrays: dict[str, np.ndarray], deployment: str) -> S
         if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, float | int) for v in box)):
             raise UnreadableMemory("an entry's box is not four numbers")
         memory.entries.append(Entry(
-            (float(box[0]), float(box[1]), float(box[2]), float(box[3])), str(item["category"]), picture.copy(),
-            float(item["first_s"]), float(item["last_s"]), int(item["events"]), int(item["hours"]),
-            bool(item["labelled_empty"]), bool(item["protected"]), int(item["quiet"]),
-            float(item["stable_since_s"]), int(item["stable"])))
+            (_fraction(box[0]), _fraction(box[1]), _fraction(box[2]), _fraction(box[3])), str(item["category"])[:32],
+            picture.copy(), _time(item["first_s"]), _time(item["last_s"]), _count(item["events"]),
+            _count(item["hours"]) & 0xFFFFFF, bool(item["labelled_empty"]), bool(item["protected"]),
+            _count(item["quiet"]), _time(item["stable_since_s"]), _count(item["stable"])))
     for item, thumb in zip(references, thumbs, strict=True):
-        memory.references.append(Reference(thumb.copy(), float(item["taken_s"]), bool(item["labelled"])))
+        memory.references.append(Reference(thumb.copy(), _time(item["taken_s"]), bool(item["labelled"])))
     memory.history = [t.copy() for t in history]
     memory.signature = signature[0].copy() if signature.shape[0] else None
-    memory.scene_off = int(meta.get("scene_off", 0))
+    memory.scene_off = _count(meta.get("scene_off", 0))
     last = meta.get("last_auto_reference_s")
-    memory.last_auto_reference_s = float(last) if last is not None else float("-inf")
+    memory.last_auto_reference_s = _time(last) if last is not None else float("-inf")
     memory.thresholds = _scores(meta.get("thresholds", {}))
     memory.thresholds_before = _scores(meta.get("thresholds_before", {}))
     teachings = meta.get("teachings", [])
     memory.teachings = [str(line)[:1000] for line in teachings][-20:] if isinstance(teachings, list) else []
     return memory
+
+
+#: Far above what any configuration keeps (site.max_entries <= 1024, max_references <= 64): a file with more is
+#: not trapd's, and would cost time and memory out of proportion to its size on the card.
+MAX_ENTRIES = 1024
+MAX_REFERENCES = 64
+#: Seconds since 1970 that a trap can have written: up to the year 2200.
+LATEST_S = 7.3e9
+
+
+def _time(value: Any) -> float:
+    seconds = float(value)
+    if not 0.0 <= seconds <= LATEST_S:
+        raise UnreadableMemory(f"it holds a time of {value!r} seconds")
+    return seconds
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31:
+        raise UnreadableMemory(f"it holds a count of {value!r}")
+    return value
+
+
+def _fraction(value: Any) -> float:
+    share = float(value)
+    if not -1.0 <= share <= 2.0:  # a detector's box may reach a little past the frame's edge
+        raise UnreadableMemory(f"it holds a box coordinate of {value!r}")
+    return share
 
 
 def _expect(array: np.ndarray, shape: tuple[int, ...], dtype: type, name: str) -> None:

@@ -54,6 +54,11 @@ def established(entry: Entry, config: SiteConfig, guarded: bool) -> bool:
 def note(category: str, box: Box, entry: Entry) -> str:
     """``scenery: person at [0.61,0.36,0.13,0.26], seen in 14 events since 2026-11-29 21:03 UTC``."""
     where = ",".join(f"{v:.2f}" for v in box)
-    since = datetime.fromtimestamp(entry.first_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    why = "marked empty by a person" if entry.labelled_empty else f"seen in {entry.events} events since {since}"
+    if entry.labelled_empty:
+        return f"scenery: {category} at [{where}], marked empty by a person"
+    try:
+        since = datetime.fromtimestamp(entry.first_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (ValueError, OverflowError, OSError):  # a time no clock gives: said as it is
+        since = f"{entry.first_s} s"
+    why = f"seen in {entry.events} events since {since}"
     return f"scenery: {category} at [{where}], {why}"

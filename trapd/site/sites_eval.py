@@ -74,8 +74,8 @@ def read_site_labels(path: Path) -> dict[str, dict[str, str]]:
     if not path.is_file():
         raise InputError(f"site labels {path} do not exist; trapd eval --sites needs a labels.csv {expected}")
     try:
-        with path.open(newline="", encoding="utf-8") as stream:
-            rows = [(row["site"], row["file"], row["label"]) for row in csv.DictReader(stream)]
+        with path.open(newline="", encoding="utf-8-sig") as stream:  # -sig: Excel's "CSV UTF-8" starts with a BOM
+            rows = [(row["site"] or "", row["file"] or "", row["label"] or "") for row in csv.DictReader(stream)]
     except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
         reason = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
         raise InputError(f"site labels {path} cannot be read ({reason}); it must be a UTF-8 CSV {expected}") from None
