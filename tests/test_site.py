@@ -216,8 +216,8 @@ def test_a_raised_threshold_holds_only_while_the_change_test_can_run() -> None:
     assert site.policy.thresholds.animal == 0.7
 
 
-def test_a_failing_site_memory_costs_no_frame_and_stops_nothing(tmp_path, mock_factory, monkeypatch,
-                                                                caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_site_memory_costs_no_frame_and_stops_nothing(  # type: ignore[no-untyped-def]
+        tmp_path, mock_factory, monkeypatch, caplog) -> None:
     import logging
 
     from tests.conftest import make_config, run_one_event
