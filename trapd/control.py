@@ -15,7 +15,6 @@ import logging
 import os
 import selectors
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from trapd.errors import ControlError, NotRunningError, TrapdError
-from trapd.threads import name_this_thread
+from trapd.threads import NamedThread
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class ControlServer:
         self._handlers = handlers
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._serve, name="trapd-control", daemon=True)
+        self._thread = NamedThread(target=self._serve, name="trapd-control", daemon=True)
         self._clients: dict[socket.socket, _Client] = {}
         self._closed = False
 
@@ -123,7 +122,6 @@ class ControlServer:
                 os.close(fd)
 
     def _serve(self) -> None:
-        name_this_thread()
         with selectors.DefaultSelector() as selector:
             selector.register(self._listener, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)

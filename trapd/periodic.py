@@ -11,7 +11,7 @@ from trapd.frames import Trigger
 from trapd.notify import SystemdNotifier
 from trapd.pipeline import Pipeline
 from trapd.schedule import Schedule
-from trapd.threads import name_this_thread
+from trapd.threads import NamedThread
 from trapd.timebase import Instant
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class Every:
         self._interval_s = interval_s
         self._action = action
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = NamedThread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -35,7 +35,6 @@ class Every:
             self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
-        name_this_thread()
         while not self._stopped.wait(self._interval_s):
             try:
                 self._action()
@@ -81,7 +80,7 @@ class ScheduleWatch:
         self._schedule = schedule
         self._on_paused = on_paused
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trapd-schedule", daemon=True)
+        self._thread = NamedThread(target=self._run, name="trapd-schedule", daemon=True)
 
     def start(self) -> None:
         self._on_paused(not self._schedule.open_at(self._schedule.now()))
@@ -93,7 +92,6 @@ class ScheduleWatch:
             self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
-        name_this_thread()
         while True:
             now = self._schedule.now()
             change = self._schedule.next_change(now)

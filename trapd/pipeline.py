@@ -59,7 +59,7 @@ from trapd.status import Status
 from trapd.storage.framefile import FrameEncoder
 from trapd.storage.space import FRAME_BYTES_GUESS, FreeSpace
 from trapd.storage.writer import EventWriter
-from trapd.threads import name_this_thread, run_in_background
+from trapd.threads import NamedThread, run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,9 @@ class Pipeline:
              StoreStage(writer, self.space, status, events=self._events, on_event_stored=on_event_stored).run,
              None),
         ]
-        threads = [threading.Thread(target=self._run_stage, args=(run, downstream), name=name, daemon=True)
-                   for name, run, downstream in stages]
+        threads: list[threading.Thread] = [
+            NamedThread(target=self._run_stage, args=(run, downstream), name=name, daemon=True)
+            for name, run, downstream in stages]
         # Who reads each link: a put gives up only once its reader is gone, never while it can drain.
         self._captured.reader, self._spooled.reader, self._events.reader = threads[1:]
         return threads
@@ -246,7 +247,6 @@ class Pipeline:
 
     def _run_stage(self, run: Callable[[], None], downstream: Link[Any] | None) -> None:
         """Run a stage; however it ends, tell the next stage to finish too."""
-        name_this_thread()
         if threading.current_thread().name == SPOOL_THREAD:
             # The JPEG encoder yields its core to capture: the next trigger comes first. Only the spool: its
             # work is in C without the GIL; a thread ranked down while it holds the GIL would make capture wait.

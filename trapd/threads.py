@@ -21,6 +21,14 @@ _PR_SET_NAME = 15
 _libc: ctypes.CDLL | None = None
 
 
+class NamedThread(threading.Thread):
+    """A thread that gives its name to the kernel as it starts: every trapd thread is one."""
+
+    def run(self) -> None:
+        name_this_thread()
+        super().run()
+
+
 def name_this_thread() -> None:
     """Give the calling thread's Python name to the kernel; nothing happens where that cannot be done."""
     global _libc

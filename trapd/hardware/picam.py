@@ -28,7 +28,6 @@ import concurrent.futures
 import errno
 import inspect
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from trapd.config.fields import Resolution
 from trapd.errors import DeviceError
 from trapd.frames import METADATA_KEYS, CameraFrame, MetadataValue
 from trapd.imaging import yuv420_to_rgb
+from trapd.threads import NamedThread
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def _bounded(call: Callable[[], object], what: str, timeout_s: float = STOP_TIME
         except BaseException as exc:
             failure.append(exc)
 
-    worker = threading.Thread(target=run, name="trapd-camera-stop", daemon=True)
+    worker = NamedThread(target=run, name="trapd-camera-stop", daemon=True)
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():

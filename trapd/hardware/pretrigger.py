@@ -15,7 +15,7 @@ from collections.abc import Callable
 from trapd.errors import DeviceError
 from trapd.frames import CameraFrame
 from trapd.hardware.camera import Camera
-from trapd.threads import name_this_thread
+from trapd.threads import NamedThread
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class PretriggerBuffer:
         self._ring_lock = threading.Lock()
         self._filling = threading.Event()
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._fill, name="trapd-pretrigger", daemon=True)
+        self._thread = NamedThread(target=self._fill, name="trapd-pretrigger", daemon=True)
         self.errors = 0
 
     def start(self) -> None:
@@ -65,7 +65,6 @@ class PretriggerBuffer:
             self._thread.join(timeout=5.0)
 
     def _fill(self) -> None:
-        name_this_thread()
         try:
             self._fill_until_closed()
         except BaseException as exc:
