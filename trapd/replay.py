@@ -108,7 +108,7 @@ def group_into_events(folder: Path, gap_s: float, zone: ZoneInfo) -> list[list[P
         except OSError as exc:
             raise InputError(f"folder {directory} cannot be read ({exc.strerror or exc}); "
                              "check its permissions") from None
-        photos = sorted((_photo(p, zone) for p in paths), key=lambda photo: (photo.taken, photo.path.name))
+        photos = sorted((photo_taken(p, zone) for p in paths), key=lambda photo: (photo.taken, photo.path.name))
         events += _split_by_gaps(photos, gap_s)
     if not events:
         raise InputError(f"no .jpg/.jpeg photos in {folder} or below it")
@@ -129,14 +129,15 @@ def photo_per_event(folder: Path, zone: ZoneInfo, interval_s: float) -> list[lis
         taken = camera_time(path, zone)
         if taken is None:
             before = events[-1][0].taken if events else None
-            photo = _photo(path, zone) if before is None else Photo(path, before + timedelta(seconds=interval_s))
+            photo = photo_taken(path, zone) if before is None else Photo(path, before + timedelta(seconds=interval_s))
         else:
             photo = Photo(path, taken)
         events.append([photo])
     return events
 
 
-def _photo(path: Path, zone: ZoneInfo) -> Photo:
+def photo_taken(path: Path, zone: ZoneInfo) -> Photo:
+    """When the photo was taken: its EXIF time, else its file's (which joins no event)."""
     taken = camera_time(path, zone)
     if taken is not None:
         return Photo(path, taken)

@@ -23,8 +23,8 @@ from trapd.config.model import TrapdConfig
 from trapd.config.sections import DecisionConfig
 from trapd.decide import decide_frame
 from trapd.detect.base import CATEGORIES, DetectionResult, Detector, run_detector
-from trapd.frames import Trigger
-from trapd.motion import thumbnail
+from trapd.frames import RGBImage, Trigger
+from trapd.motion import Thumbnail, thumbnail
 from trapd.progress import SILENT, Progress
 from trapd.site.filter import SiteFilter
 from trapd.site.look import SiteLook
@@ -86,6 +86,13 @@ class _Seen:
     result: DetectionResult
     look: SiteLook | None
     kept_before: bool
+    #: What site memory looks at, kept from the one decode: the photo is looked at three times as it learns.
+    lores: RGBImage | None
+    thumb: Thumbnail | None
+    taken_s: float
+
+    def relooked(self, site: SiteFilter) -> _Seen:
+        return replace(self, look=site.look(self.result, self.thumb, self.lores, self.taken_s))
 
 
 def teach(site: SiteFilter, labelled: Sequence[Labelled], detector: Detector, config: TrapdConfig,
@@ -97,18 +104,17 @@ def teach(site: SiteFilter, labelled: Sequence[Labelled], detector: Detector, co
     lesson = Lesson(references_before=len(memory.references), entries_before=len(memory.entries))
     zone = ZoneInfo(config.deployment.timezone)
     ordered = sorted(labelled, key=lambda item: item.label != "empty")  # the empty scene first
-    first = []  # as the trap judges them before the lesson: what "kept before" means
-    for item in progress.over(ordered, len(ordered), "labelled photos"):
-        result, look = _judge(site, item, detector, lores_size, zone)
-        first.append(_Seen(item, result, look, decide_frame(result, site.policy, look).keep))
+    # As the trap judges them before the lesson: what "kept before" means.
+    first = [_judge(site, item, detector, lores_size, zone)
+             for item in progress.over(ordered, len(ordered), "labelled photos")]
     seen = []
     for s in first:  # one at a time, as the trap learns: each frame against what the ones before taught
-        look = _judge(site, s.item, detector, lores_size, zone, s.result)[1]
-        site.learn([look], [decide_frame(s.result, site.policy, look).keep], label=s.item.label)
-        seen.append(replace(s, look=look))
+        s = s.relooked(site)
+        site.learn([s.look], [decide_frame(s.result, site.policy, s.look).keep], label=s.item.label)
+        seen.append(s)
     lesson.empty = sum(s.item.label == "empty" for s in seen)
     lesson.non_empty = len(seen) - lesson.empty
-    relooked = [replace(s, look=_judge(site, s.item, detector, lores_size, zone, s.result)[1]) for s in seen]
+    relooked = [s.relooked(site) for s in seen]
     policy = site.policy
     fitted = fit_thresholds(relooked, policy)
     lesson.thresholds_before = {c: float(getattr(policy.thresholds, c)) for c in CATEGORIES}
@@ -178,16 +184,18 @@ def _best(s: _Seen, category: str) -> float | None:
     return max(scores, default=None)
 
 
-def _judge(site: SiteFilter, item: Labelled, detector: Detector, lores_size: tuple[int, int], zone: ZoneInfo,
-           known: DetectionResult | None = None) -> tuple[DetectionResult, SiteLook | None]:
-    from trapd.replay import camera_time, photo_frame
+def _judge(site: SiteFilter, item: Labelled, detector: Detector, lores_size: tuple[int, int], zone: ZoneInfo
+           ) -> _Seen:
+    """Decode, detect and look once, as the trap would have judged the photo before the lesson."""
+    from trapd.replay import photo_frame, photo_taken
 
-    taken = camera_time(item.path, zone)
-    taken_s = taken.timestamp() if taken is not None else item.path.stat().st_mtime
+    taken = photo_taken(item.path, zone).taken.timestamp()
     now = Instant.now()
     frame = photo_frame(item.path, lores_size, "learn", 0, Trigger(now, "manual"), now, full_resolution=False)
-    result = known if known is not None else run_detector(detector, frame)
-    return result, site.look(result, thumbnail(frame.camera.lores), frame.camera.lores, taken_s)
+    result = run_detector(detector, frame)
+    lores, thumb = frame.camera.lores, thumbnail(frame.camera.lores)
+    look = site.look(result, thumb, lores, taken)
+    return _Seen(item, result, look, decide_frame(result, site.policy, look).keep, lores, thumb, taken)
 
 
 def _snapshot(site: SiteFilter) -> bytes:
