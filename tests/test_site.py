@@ -143,7 +143,7 @@ def test_the_memory_is_capped_and_forgets_what_it_has_not_seen() -> None:
 def test_moving_the_camera_clears_the_memory_and_says_so() -> None:
     said: list[str] = []
     site, _ = learned_rock()
-    site._on_clear = said.append
+    site._warn = said.append
     elsewhere = view(seed=2)
     for i in range(2):
         event(site, jitter(elsewhere, i), [], T0 + (40 + i) * MINUTE)

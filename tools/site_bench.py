@@ -148,7 +148,7 @@ def camera_moved(sites: Path, detector: Detector, config: TrapdConfig) -> list[d
     moves = []
     for before, after in MOVES:
         cleared: list[int] = []
-        memory = SiteFilter(config.site, config.decision, SiteMemory("moved"), on_clear=_noting(cleared))
+        memory = SiteFilter(config.site, config.decision, SiteMemory("moved"), warn=_noting(cleared))
         list(replay(sites / before, detector, config, site=memory, events=photo_per_event(sites / before, zone, 60)))
         cleared.clear()
         later = photo_per_event(sites / after, zone, 60)

@@ -132,7 +132,7 @@ class Pipeline:
              self._spooled),
             ("trapd-detect",
              DetectStage(detector, config.decision, status, frames=self._spooled, events=self._events,
-                         site=site_filter_for(config, writer.root, on_clear=status.warn)).run,
+                         site=site_filter_for(config, writer.root, warn=status.warn)).run,
              self._events),
             ("trapd-store",
              StoreStage(writer, self.space, status, events=self._events, on_event_stored=on_event_stored).run,

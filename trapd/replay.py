@@ -227,13 +227,12 @@ def replay(folder: Path, detector: Detector, config: TrapdConfig, store: EventWr
                 frames.append(frame)
                 results.append(result)
                 thumbnails.append(grey)
-                looks.append(None if site is None else
-                             site.look(result, grey, frame.camera.lores, frame.captured.utc.timestamp()))
+                looks.append(None if site is None else site.look_at(frame, result, grey))
                 bar.advance()
             policy = config.decision if site is None else site.policy
             decided = close_event(record, frames, results, thumbnails, detector.info, policy, looks=looks)
             if site is not None:
-                site.learn(looks, [decision.keep for decision in decided.decisions])
+                site.learn_from(decided, looks)
             yield decided, (store.write(decided) if store is not None else None)
 
 

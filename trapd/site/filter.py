@@ -20,7 +20,8 @@ from trapd.config.sections import DecisionConfig
 from trapd.config.site import SiteConfig
 from trapd.decide import keep_floor
 from trapd.detect.base import CATEGORIES, DetectionResult
-from trapd.frames import RGBImage
+from trapd.event import DecidedEvent
+from trapd.frames import Frame, RGBImage
 from trapd.motion import Thumbnail
 from trapd.site.change import MIN_PICTURES, box_max, where_most, z_map
 from trapd.site.look import Sighting, SiteLook
@@ -40,12 +41,13 @@ LABELS = ("empty", "animal", "person", "vehicle")
 
 class SiteFilter:
     def __init__(self, config: SiteConfig, policy: DecisionConfig, memory: SiteMemory, path: Path | None = None,
-                 on_clear: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.memory = memory
         self.path = path
         self._configured_policy = policy
-        self._on_clear = on_clear
+        #: Says a problem once where people look (`trapd status` in the daemon).
+        self._warn = warn
         self._dirty = False
         self._saved_at = time.monotonic()
 
@@ -70,17 +72,19 @@ class SiteFilter:
             return None
         memory, config = self.memory, self.config
         thumb = site_thumb(motion_thumbnail)
-        picture = grey(lores)
+        picture: Image.Image | None = None  # the grey frame, made only once a detection needs a sample of it
         reference_noise, history_noise = memory.reference_noise(), memory.history_noise()
         z_ref = None if reference_noise is None else z_map(thumb, memory.reference_thumbs(), reference_noise)
         z_recent = None if history_noise is None else z_map(thumb, memory.history, history_noise)
         still = z_ref if z_recent is None else z_recent if z_ref is None else np.minimum(z_ref, z_recent)
         change_z = None if z_ref is None else float(z_ref.max())
-        floor = min(keep_floor(category, self.policy) for category in CATEGORIES)
+        policy = self.policy
+        floor = min(keep_floor(category, policy) for category in CATEGORIES)
         sightings, scenery, notes = [], [], []
         for index, detection in enumerate(result.detections):
             if detection.score < floor:  # it cannot keep a frame: nothing to discount or learn
                 continue
+            picture = picture or grey(lores)
             entry = match(memory, detection.bbox)
             entry_crop = None if entry is None else crop(picture, entry.box)
             unchanged = (entry is not None and entry_crop is not None
@@ -104,6 +108,26 @@ class SiteFilter:
     def _looks_like_a_labelled_animal(self, picture: Image.Image, box: Box) -> bool:
         guard = match(self.memory, box, protected=True)
         return guard is not None and ncc(crop(picture, guard.box), guard.crop) >= self.config.appearance_min
+
+    def look_at(self, frame: Frame, result: DetectionResult, motion_thumbnail: Thumbnail | None) -> SiteLook | None:
+        """:meth:`look` at a captured or replayed frame; if site memory fails, nothing, and the frame is decided
+        as it would be without it: a failure of the memory must never cost an animal, nor stop the trap."""
+        try:
+            return self.look(result, motion_thumbnail, frame.camera.lores, frame.captured.utc.timestamp())
+        except Exception:
+            log.exception("site memory failed on event %s frame %d; it is decided without site memory",
+                          frame.event_id, frame.index)
+            if self._warn is not None:
+                self._warn("site memory failed on a frame, which was decided without it; see the log")
+            return None
+
+    def learn_from(self, decided: DecidedEvent, looks: Sequence[SiteLook | None]) -> None:
+        """:meth:`learn` from a decided event; if that fails, the event is decided and stored all the same, and
+        only this lesson is lost."""
+        try:
+            self.learn(looks, [d.keep for d in decided.decisions], timelapse=decided.capture_method == "timeLapse")
+        except Exception:
+            log.exception("site memory could not learn from event %s; the trap goes on", decided.event_id)
 
     def learn(self, looks: Sequence[SiteLook | None], kept: Sequence[bool], *, label: str | None = None,
               timelapse: bool = False) -> None:
@@ -214,8 +238,8 @@ class SiteFilter:
                 memory.clear(message)
                 memory.follow_scene(look.thumb)
                 log.warning("%s", message)
-                if self._on_clear is not None:  # said once in `trapd status`, however often it happens
-                    self._on_clear(f"site memory of deployment {memory.deployment} was cleared: the whole scene "
+                if self._warn is not None:  # said once in `trapd status`, however often it happens
+                    self._warn(f"site memory of deployment {memory.deployment} was cleared: the whole scene "
                                    "changed (camera moved or re-aimed?); it learns the new view (trapd site show)")
                 self._dirty = True
                 self.save(force=True)
@@ -244,7 +268,7 @@ class SiteFilter:
         self.save(force=True)
 
 
-def site_filter_for(config: TrapdConfig, root: Path | None, on_clear: Callable[[str], None] | None = None
+def site_filter_for(config: TrapdConfig, root: Path | None, warn: Callable[[str], None] | None = None
                     ) -> SiteFilter | None:
     """The deployment's site filter, its memory read from under ``root`` (or held in memory only, without
     one); None when ``site.enabled`` is off."""
@@ -253,4 +277,4 @@ def site_filter_for(config: TrapdConfig, root: Path | None, on_clear: Callable[[
     deployment = config.deployment.id
     path = None if root is None else site_file(root, deployment)
     memory = SiteMemory(deployment) if path is None else load_or_start_again(path, deployment)
-    return SiteFilter(config.site, config.decision, memory, path, on_clear)
+    return SiteFilter(config.site, config.decision, memory, path, warn)

@@ -58,30 +58,12 @@ class DetectStage:
                                   self._detector.info, self._policy if site is None else site.policy, looks=looks)
             self._events.put(decided)
             if site is not None:
-                source = item.event.triggers[0].source if item.event.triggers else None
-                try:
-                    site.learn(looks, [d.keep for d in decided.decisions], timelapse=source == "timelapse")
-                except Exception:  # the event is decided and on its way; only this lesson is lost
-                    log.exception("site memory could not learn from event %s; the trap goes on",
-                                  item.event.event_id)
+                site.learn_from(decided, looks)
         else:
             result = self._detect(item)
             grey = thumbnail(item.camera.lores)
-            self._open.setdefault(item.event_id, []).append((item.without_pixels(), result, grey,
-                                                             self._look(item, result, grey)))
-
-    def _look(self, frame: Frame, result: DetectionResult, grey: Thumbnail | None) -> SiteLook | None:
-        """What site memory sees in the frame; if it fails, nothing: the frame is decided as it would be without
-        it (a failure of the memory must never cost an animal, nor stop the trap)."""
-        if self._site is None:
-            return None
-        try:
-            return self._site.look(result, grey, frame.camera.lores, frame.captured.utc.timestamp())
-        except Exception:
-            self._status.warn("site memory failed on a frame, which was decided without it; see the log")
-            log.exception("site memory failed on event %s frame %d; it is decided without site memory",
-                          frame.event_id, frame.index)
-            return None
+            look = None if self._site is None else self._site.look_at(item, result, grey)
+            self._open.setdefault(item.event_id, []).append((item.without_pixels(), result, grey, look))
 
     def _detect(self, frame: Frame) -> DetectionResult:
         waiting = self._frames.qsize()
