@@ -141,9 +141,10 @@ def stored_whatever_the_filter_says(source: str, decisions: list[FrameDecision],
                                     ) -> tuple[list[FrameDecision], EventDecision]:
     """Keep every frame of a manual or time-lapse capture; each reason, and the flag ``filter_discards``, say
     what the filter would have done (for evaluation: the detections are recorded as ever)."""
-    kept = [FrameDecision(True, f"kept: {source} capture (the filter would {'keep' if d.keep else 'discard'} it: "
-                                f"{d.reason})",
-                          flags=(*d.flags, *(() if d.keep else ("filter_discards",))), confident=d.confident)
+    kept = [replace(d, keep=True, audit=False,  # its scenery count and confidence stay as the filter found them
+                    reason=f"kept: {source} capture (the filter would {'keep' if d.keep else 'discard'} it: "
+                           f"{d.reason})",
+                    flags=(*d.flags, *(() if d.keep else ("filter_discards",))))
             for d in decisions]
     return kept, EventDecision(True, f"kept: {source} capture, stored whatever the filter says (it would "
                                      f"{'keep' if decision.keep else 'discard'} it: {decision.reason})")

@@ -59,11 +59,9 @@ from trapd.status import Status
 from trapd.storage.framefile import FrameEncoder
 from trapd.storage.space import FRAME_BYTES_GUESS, FreeSpace
 from trapd.storage.writer import EventWriter
-from trapd.threads import NamedThread, run_in_background
+from trapd.threads import NamedThread
 
 log = logging.getLogger(__name__)
-
-SPOOL_THREAD = "trapd-spool"
 
 #: Triggers are tiny; a PIR storm of 50 edges/s fills this in seconds, and the excess is counted.
 TRIGGER_QUEUE_SIZE = 256
@@ -126,7 +124,7 @@ class Pipeline:
         status = self._status
         stages: list[tuple[str, Callable[[], None], Link[Any] | None]] = [
             ("trapd-capture", capture.run, self._captured),
-            (SPOOL_THREAD,
+            ("trapd-spool",
              SpoolStage(FrameEncoder(config), writer.root, status, self.space, captured=self._captured,
                         spooled=self._spooled).run,
              self._spooled),
@@ -247,10 +245,6 @@ class Pipeline:
 
     def _run_stage(self, run: Callable[[], None], downstream: Link[Any] | None) -> None:
         """Run a stage; however it ends, tell the next stage to finish too."""
-        if threading.current_thread().name == SPOOL_THREAD:
-            # The JPEG encoder yields its core to capture: the next trigger comes first. Only the spool: its
-            # work is in C without the GIL; a thread ranked down while it holds the GIL would make capture wait.
-            run_in_background()
         try:
             run()
         except BaseException as exc:

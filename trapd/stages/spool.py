@@ -25,6 +25,7 @@ from trapd.status import Status
 from trapd.storage.framefile import FrameEncoder
 from trapd.storage.layout import frame_file_name, spool_dir
 from trapd.storage.space import FreeSpace
+from trapd.threads import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ class SpoolStage:
         self._failing = False
 
     def run(self) -> None:
+        # The JPEG encoder yields its core to capture: the next trigger comes first. Only this stage: its work is
+        # in C without the GIL; a thread ranked down while it holds the GIL would make capture wait.
+        run_in_background()
         serve(self._captured, self._work, self._spooled)
 
     def _work(self, item: Frame | EventClosed) -> None:
