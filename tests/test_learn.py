@@ -202,3 +202,9 @@ def test_a_full_card_when_learning_is_one_sentence(tmp_path: Path, monkeypatch, 
     code = main(["learn", str(lesson), "--images", str(tmp_path / "archive"), "--storage", str(tmp_path / "card")])
     err = capsys.readouterr().err
     assert code == 73 and "could not be written (No space left on device); nothing was changed" in err
+
+
+def test_a_deployment_on_the_command_line_follows_the_configs_rules(tmp_path: Path) -> None:
+    for bad, said in (("../elsewhere", "1 to 64 letters"), ("report", "names trapd's own folder")):
+        done = trapd_cli("site", "show", "--deployment", bad, "--storage", str(tmp_path))
+        assert done.returncode == 64 and said in done.stderr and "Traceback" not in done.stderr

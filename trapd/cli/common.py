@@ -93,10 +93,14 @@ def non_negative_float(text: str) -> float:
 
 
 def deployment_id(text: str) -> str:
-    """A deployment id as the config takes it: it names a folder, so nothing like ``../x``."""
-    from trapd.config.fields import _PLAIN_ID
+    """A deployment id, checked by the config's own rules (it names a folder: nothing like ``../x`` or
+    ``report``)."""
+    from pydantic import ValidationError
 
-    if not _PLAIN_ID.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a deployment id: 1 to 64 letters, digits, '.', '_' or '-', "
-                                         "starting with a letter or digit")
-    return text
+    from trapd.config.sections import DeploymentConfig
+
+    try:
+        return DeploymentConfig(id=text).id
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a deployment id: {reason}") from None

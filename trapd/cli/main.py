@@ -27,6 +27,7 @@ from trapd.config.model import DEFAULT_CONFIG_PATH
 from trapd.errors import EX_OK, EX_USAGE, TrapdError
 from trapd.log import setup_logging
 from trapd.memory import return_large_blocks
+from trapd.power.boards import BOARD_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -203,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     power = add("power", cmd_power, "Estimate watt-hours a day and days on a battery from published figures and "
                 "the CPU work measured per event: an estimate, with its sources (README, Power).")
-    power.add_argument("--board", required=True, choices=("pi-zero-2w", "pi3b+", "pi4", "pi5"))
+    power.add_argument("--board", required=True, choices=BOARD_NAMES)
     power.add_argument("--mode", choices=("warm", "cold"), help="camera mode (default: the config's camera.mode)")
     power.add_argument("--triggers-per-day", type=non_negative_float, required=True, metavar="N")
     power.add_argument("--night-share", type=float, default=0.5,

@@ -53,8 +53,8 @@ INSTALL_HINT = (
 MINIMUM_PICAMERA2 = "0.3.20"
 CMA_HINT = ("the camera could not get contiguous memory (CMA) for its buffers: lower camera.main_size, or give "
             "the camera more (`dtoverlay=vc4-kms-v3d,cma-512` in /boot/firmware/config.txt), and reboot")
-#: libcamera's AeState when exposure has converged (0 idle: manual exposure; 1 searching).
-AE_CONVERGED = 2
+#: libcamera's AeState while exposure is still searching (0 idle: manual exposure; 2 converged).
+AE_SEARCHING = 1
 #: How long stop() and close() may take before the camera is given up as hung (a dead cable, a stuck driver).
 STOP_TIMEOUT_S = 5.0
 
@@ -100,7 +100,7 @@ def exposure_settled(metadata: dict[str, Any]) -> bool | None:
     ``AeLocked`` (before); None when the platform reports neither."""
     state = metadata.get("AeState")
     if state is not None:
-        return int(state) != 1  # 1: still searching; 0 (manual exposure) and 2 (converged) are settled
+        return int(state) != AE_SEARCHING
     locked = metadata.get("AeLocked")
     return None if locked is None else bool(locked)
 
@@ -121,8 +121,7 @@ class Picamera2Camera:
             streams = self._camera.camera_configuration()
         except OSError as exc:
             self._camera.close()
-            hint = CMA_HINT if exc.errno == errno.ENOMEM else f"{exc.strerror or exc}"
-            raise DeviceError(f"camera {config.camera_num} cannot be configured: {hint}") from None
+            raise DeviceError(f"camera {config.camera_num} cannot be configured: {_hint(exc)}") from None
         except (RuntimeError, ValueError) as exc:
             self._camera.close()
             raise DeviceError(f"camera {config.camera_num} rejected the configuration: {exc}") from None
@@ -267,12 +266,16 @@ def _as_device_error(what: str) -> Iterator[None]:
         yield
     except concurrent.futures.TimeoutError:
         raise
-    except OSError as exc:
-        hint = CMA_HINT if exc.errno == errno.ENOMEM else f"{exc.strerror or exc}"
-        raise DeviceError(f"{what}: {hint}") from None
-    except RuntimeError as exc:
-        hint = CMA_HINT if "Cannot allocate memory" in str(exc) else str(exc)
-        raise DeviceError(f"{what}: {hint}") from None
+    except (OSError, RuntimeError) as exc:
+        raise DeviceError(f"{what}: {_hint(exc)}") from None
+
+
+def _hint(exc: OSError | RuntimeError) -> str:
+    """What a camera failure says: the CMA advice when memory ran out (an OSError from the dma-heap, or
+    libcamera's RuntimeError text), else the error itself."""
+    if isinstance(exc, OSError):
+        return CMA_HINT if exc.errno == errno.ENOMEM else f"{exc.strerror or exc}"
+    return CMA_HINT if "Cannot allocate memory" in str(exc) else str(exc)
 
 
 def _plain(value: Any) -> MetadataValue:

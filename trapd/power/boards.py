@@ -7,9 +7,11 @@ meter, the official table with a monitor attached), so each estimate is good to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Board = Literal["pi-zero-2w", "pi3b+", "pi4", "pi5"]
+#: The boards `trapd power --board` takes (its command line is built without loading the figures).
+BOARD_NAMES: tuple[Board, ...] = get_args(Board)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +26,7 @@ class BoardFigures:
     slower_source: str
 
 
-BOARDS: dict[str, BoardFigures] = {
+BOARDS: dict[Board, BoardFigures] = {
     "pi-zero-2w": BoardFigures(
         0.60, "cnx-software 2021-12-09, Pi Zero 2 W power consumption: about 120 mA at 5 V idle",
         2.3, "Geerling 2021, disabling cores on the Pi Zero 2 W: stress-ng on 4 cores, about 2.3 W", 4,

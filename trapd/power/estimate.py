@@ -22,6 +22,7 @@ from trapd.power.boards import (
     LOW_POWER_SAVING_W,
     SOLAR_DERATE,
     USABLE_BATTERY,
+    Board,
 )
 
 #: CPU seconds per event on the development machine (tools/energy.py, default model, bursts of 3 frames
@@ -35,7 +36,7 @@ HOURS = 24.0
 
 @dataclass(frozen=True, slots=True)
 class PowerInputs:
-    board: str
+    board: Board
     mode: Literal["warm", "cold"]
     triggers_per_day: float
     battery_wh: float
