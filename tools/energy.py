@@ -32,7 +32,7 @@ from typing import Any
 TOOLS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TOOLS.parent), str(TOOLS)]
 
-from soak import SHARED, prepare_photos, start_fake_trap, wait_for  # noqa: E402
+from soak import SHARED, drained, prepare_photos, start_fake_trap, wait_for  # noqa: E402
 
 from trapd.control import request  # noqa: E402
 
@@ -96,7 +96,7 @@ def measure(mode: str, events: int, idle_s: float, photos: Path, work: Path) -> 
         for _ in range(events):
             request(socket_path, "trigger")
             time.sleep(3.5)  # a burst (1 s), the quiet gap (1 s), then decided and stored
-        status = wait_for(lambda: _drained(request(socket_path, "status")), 120)
+        status = drained(request, socket_path)
         cpu_after, io_after = thread_cpu_s(daemon.pid), io_counters(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -113,12 +113,6 @@ def measure(mode: str, events: int, idle_s: float, photos: Path, work: Path) -> 
         "trigger_to_first_exposure_ms_median": round(statistics.median(latencies), 2) if latencies else None,
         **idle,
     }
-
-
-def _drained(status: dict[str, Any]) -> dict[str, Any]:
-    if status.get("state") != "armed" or status["frames_kept"] + status["frames_discarded"] < status["frames_captured"]:
-        raise RuntimeError("not drained yet")
-    return status
 
 
 def main() -> int:

@@ -20,7 +20,6 @@ says so and measures nothing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -104,16 +103,18 @@ def scenario(name: str, minutes: float, project: Path, photos: Path, work: Path,
         sampler = Sampler(daemon.pid)
         sampler.start()
         interval_s = 2.5 if name == "linger" else 1 / 50
-        fired, started = 0, time.monotonic()
+        fired, refused, started = 0, 0, time.monotonic()
         while time.monotonic() - started < minutes * 60:
             if daemon.poll() is not None:
                 tail = config.with_suffix(".log").read_text(errors="replace").splitlines()[-15:]
                 raise RuntimeError(f"trapd exited with {daemon.returncode} during the {name}:\n" + "\n".join(tail))
-            with contextlib.suppress(TrapdError):  # a dropped trigger, or a dead daemon the next round reports
+            try:
                 request(socket_path, "trigger")
-            fired += 1
+            except TrapdError:  # a dropped trigger, or a dead daemon the next round reports: counted, not fired
+                refused += 1
+            fired += 1  # paces the next one
             time.sleep(max(0.0, started + fired * interval_s - time.monotonic()))
-        status = _drained(request, socket_path)
+        status = drained(request, socket_path)
         after = _rss_kb(daemon.pid, "VmRSS") / 1024
         peak = _rss_kb(daemon.pid, "VmHWM") / 1024
         sampler.stop()
@@ -121,7 +122,8 @@ def scenario(name: str, minutes: float, project: Path, photos: Path, work: Path,
         daemon.send_signal(signal.SIGTERM)
         exit_code = daemon.wait(timeout=120)
     return {
-        "scenario": name, "minutes": minutes, "triggers_fired": fired, "baseline_rss_mb": round(baseline, 1),
+        "scenario": name, "minutes": minutes, "triggers_fired": fired - refused, "triggers_refused": refused,
+        "baseline_rss_mb": round(baseline, 1),
         "peak_rss_mb": round(peak, 1), "after_rss_mb": round(after, 1),
         "after_minus_baseline_mb": round(after - baseline, 1),
         "events": status.get("events"), "frames_captured": status.get("frames_captured"),
@@ -153,7 +155,7 @@ def wait_for(call: Any, timeout_s: float) -> Any:
             time.sleep(0.2)
 
 
-def _drained(request: Any, socket_path: Path) -> dict[str, Any]:
+def drained(request: Any, socket_path: Path) -> dict[str, Any]:
     """Status once every captured frame is stored (kept or discarded), or after 5 minutes of trying."""
     deadline = time.monotonic() + 300
     while True:

@@ -19,7 +19,7 @@ from typing import Any, TypedDict, cast
 from trapd import __version__
 from trapd.files import write_atomic
 from trapd.report.summary import EventRow
-from trapd.storage.layout import AUDIT_DIR_NAME, SIDECAR_NAME
+from trapd.storage.layout import SIDECAR_NAME, audit_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,6 @@ class CachedEvent:
     facts: EventFacts
 
 
-def audit_folder_of(folder: Path) -> Path:
-    """``<dep>/<day>/<event>`` -> ``<dep>/audit/<day>/<event>``."""
-    return folder.parent.parent / AUDIT_DIR_NAME / folder.parent.name / folder.name
-
-
 def stat_key(folder: Path) -> StatKey | None:
     """The event's key, or None when its sidecar is not there (a cut event: reconciliation's)."""
     try:
@@ -67,7 +62,7 @@ def stat_key(folder: Path) -> StatKey | None:
     except OSError:
         return None
     try:
-        audit = audit_folder_of(folder).stat().st_mtime_ns
+        audit = audit_dir(folder.parents[2], folder.parents[1].name, folder.parent.name, folder.name).stat().st_mtime_ns
     except OSError:
         audit = 0
     return sidecar.st_mtime_ns, sidecar.st_size, own.st_mtime_ns, audit
