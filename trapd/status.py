@@ -61,6 +61,7 @@ CAMERA_FAILURES_UNHEALTHY = 3
 
 TODAY_COUNTERS: tuple[Counter, ...] = ("triggers", "events", "frames_kept", "frames_discarded", "frames_unfiltered",
                                       "frames_flagged")
+TODAY_KEYS: tuple[str, ...] = (*TODAY_COUNTERS, "active_s")
 
 
 @dataclass
@@ -71,10 +72,9 @@ class Status:
     zone: tzinfo = UTC
     _state: State = "starting"
     _counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
-    _today: tuple[date, dict[str, int]] | None = None
-    #: Today's events' seconds from first trigger to last frame (the report counts the same from the sidecars):
-    #: what `trapd power`'s per-event terms stand for.
-    _active_today: tuple[date, float] | None = None
+    #: The site's day and its counts; ``active_s`` too: today's events' seconds from first trigger to last frame
+    #: (the report counts the same from the sidecars), what `trapd power`'s per-event terms stand for.
+    _today: tuple[date, dict[str, float]] | None = None
     _capture_failure_streak: int = 0
     _last_trigger_utc: str | None = None
     _last_event_id: str | None = None
@@ -102,15 +102,11 @@ class Status:
             if counter in TODAY_COUNTERS:
                 self._count_today(counter, n)
 
-    def _active_s_today(self, day: date) -> float:
-        return round(self._active_today[1], 1) if self._active_today is not None and self._active_today[0] == day \
-            else 0.0
-
-    def _count_today(self, counter: Counter, n: int) -> None:
+    def _count_today(self, key: str, n: float) -> None:
         day = datetime.now(self.zone).date()
         if self._today is None or self._today[0] != day:
-            self._today = (day, dict.fromkeys(TODAY_COUNTERS, 0))
-        self._today[1][counter] += n
+            self._today = (day, dict.fromkeys(TODAY_KEYS, 0))
+        self._today[1][key] += n
 
     def note_capture(self, ok: bool) -> int:
         """Track captures failing in a row (a loose ribbon cable fails every one, silently otherwise); returns
@@ -133,9 +129,7 @@ class Status:
         self.count("events")
         with self._lock:
             self._last_event_id = event_id
-            day = datetime.now(self.zone).date()
-            before = self._active_today[1] if self._active_today is not None and self._active_today[0] == day else 0.0
-            self._active_today = (day, before + max(0.0, active_s))
+            self._count_today("active_s", max(0.0, active_s))
         self.save()
 
     def warn(self, message: str) -> None:
@@ -166,8 +160,7 @@ class Status:
                 "last_trigger_utc": self._last_trigger_utc,
                 "last_event_id": self._last_event_id,
                 **self._counts,
-                "today": {**{k: today_counts.get(k, 0) if today_day == current_day else 0 for k in TODAY_COUNTERS},
-                          "active_s": self._active_s_today(current_day)},
+                "today": {k: round(today_counts.get(k, 0), 1) if today_day == current_day else 0 for k in TODAY_KEYS},
                 "camera_failure_streak": self._capture_failure_streak,
                 "warnings": list(self._warnings),
                 **self.info,
