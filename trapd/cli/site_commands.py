@@ -135,11 +135,11 @@ def cmd_site_show(args: argparse.Namespace) -> int:
 
 def _described(config: TrapdConfig, deployment: str) -> dict[str, Any]:
     from trapd.site.persist import site_file
-    from trapd.site.scenery import established
+    from trapd.site.scenery import established, summary
 
     path = site_file(config.storage.root, deployment)
     memory = _read(path, deployment)
-    guarded = len(memory.references) >= 2
+    guarded = memory.guarded
 
     def state(entry: Entry) -> str:
         if entry.protected:
@@ -152,11 +152,7 @@ def _described(config: TrapdConfig, deployment: str) -> dict[str, Any]:
     return {
         "deployment": deployment, "path": str(path), "exists": path.is_file(),
         "kb": round(path.stat().st_size / 1024) if path.is_file() else 0,
-        "entries": len(memory.entries),
-        "established": sum(established(e, config.site, guarded) and not e.protected for e in memory.entries),
-        "protected": sum(e.protected for e in memory.entries),
-        "references_labelled": memory.labelled_references(),
-        "references_automatic": len(memory.references) - memory.labelled_references(),
+        **summary(memory, config.site),
         "thresholds": memory.thresholds, "thresholds_before": memory.thresholds_before,
         "history": memory.teachings,
         "boxes": [{"category": e.category, "box": list(e.box), "events": e.events,

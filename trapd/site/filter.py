@@ -60,7 +60,7 @@ class SiteFilter:
         if not learned:
             return self._configured_policy
         configured = self._configured_policy.thresholds
-        guarded = len(self.memory.references) >= MIN_PICTURES
+        guarded = self.memory.guarded
         chosen = {c: v if guarded else min(v, float(getattr(configured, c))) for c, v in learned.items()}
         return self._configured_policy.model_copy(update={"thresholds": configured.model_copy(update=chosen)})
 

@@ -83,6 +83,11 @@ class SiteMemory:
     def labelled_references(self) -> int:
         return sum(r.labelled for r in self.references)
 
+    @property
+    def guarded(self) -> bool:
+        """Enough pictures of the empty scene for the change test to run."""
+        return len(self.references) >= MIN_PICTURES
+
     def reference_noise(self) -> Cells | None:
         if len(self.references) < MIN_PICTURES:
             return None

@@ -51,6 +51,17 @@ def established(entry: Entry, config: SiteConfig, guarded: bool) -> bool:
             and entry.hour_count() >= config.min_hours)
 
 
+def summary(memory: SiteMemory, config: SiteConfig) -> dict[str, int]:
+    """What the memory holds, in the counts `trapd site show` and `trapd eval --sites` print."""
+    return {
+        "entries": len(memory.entries),
+        "established": sum(established(e, config, memory.guarded) and not e.protected for e in memory.entries),
+        "protected": sum(e.protected for e in memory.entries),
+        "references_labelled": memory.labelled_references(),
+        "references_automatic": len(memory.references) - memory.labelled_references(),
+    }
+
+
 def note(category: str, box: Box, entry: Entry) -> str:
     """``scenery: person at [0.61,0.36,0.13,0.26], seen in 14 events since 2026-11-29 21:03 UTC``."""
     where = ",".join(f"{v:.2f}" for v in box)

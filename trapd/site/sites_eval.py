@@ -21,7 +21,7 @@ from trapd.errors import InputError
 from trapd.progress import SILENT, Progress
 from trapd.site.filter import LABELS, SiteFilter
 from trapd.site.memory import SiteMemory
-from trapd.site.scenery import established
+from trapd.site.scenery import summary
 from trapd.site.teach import Labelled, teach
 
 #: "After the first frames": how many frames of each site a memory is given before it is judged.
@@ -111,6 +111,7 @@ def evaluate_sites(sites_dir: Path, detector: Detector, config: TrapdConfig, see
             raise InputError(f"site labels {sites_dir / 'labels.csv'} name site {site!r}, but {folder} is no folder")
         events = photo_per_event(folder, zone, interval_s)
         files = [event[0].path.relative_to(folder).as_posix() for event in events]
+        place = {file: index for index, file in enumerate(files)}
         site_labels = labels[site]
         seeds = seeds_of(files, site_labels, seed_empties)
         memory_filter = SiteFilter(config.site, config.decision, SiteMemory(site))
@@ -124,18 +125,12 @@ def evaluate_sites(sites_dir: Path, detector: Detector, config: TrapdConfig, see
                 file = frame.camera.source_name or ""
                 if file not in site_labels:
                     continue
-                result.rows.append(SiteRow(file, site_labels[file], files.index(file), decision.keep,
+                result.rows.append(SiteRow(file, site_labels[file], place[file], decision.keep,
                                            decide_frame(measured, config.decision).keep,
                                            "site_change" in decision.flags, decision.scenery > 0))
         memory = memory_filter.memory
-        result.learned = {
-            "scenery_boxes": len(memory.entries),
-            "established": sum(established(e, config.site, guarded=len(memory.references) >= 2) and not e.protected
-                               for e in memory.entries),
-            "references_labelled": memory.labelled_references(),
-            "references_automatic": len(memory.references) - memory.labelled_references(),
-            "memory_kb": round(memory.nbytes() / 1024),
-        }
+        counts = summary(memory, config.site)
+        result.learned = {"scenery_boxes": counts.pop("entries"), **counts, "memory_kb": round(memory.nbytes() / 1024)}
         results.append(result)
     return results
 
