@@ -115,19 +115,25 @@ class EvalReport:
 
 def read_ground_truth(path: Path) -> list[tuple[str, str]]:
     """``file,label`` rows (a ``ground_truth.csv``, or the review CSV `trapd report` downloads)."""
-    expected = ("with the columns file,label (file relative to the photo folder; label animal, person, vehicle or "
-                "empty)")
+    rows = read_labels(path, ("file", "label"), "ground truth", "give --ground-truth a CSV with the columns file,label "
+                       "(file relative to the photo folder; label animal, person, vehicle or empty)")
+    return [(file, label) for file, label in rows]
+
+
+def read_labels(path: Path, columns: tuple[str, ...], what: str, expected: str) -> list[tuple[str, ...]]:
+    """A labels CSV's ``columns``, the last of them a label (animal, person, vehicle or empty); anything else, a
+    missing column or an unknown label, is one sentence naming ``what`` and ``expected``."""
     if not path.is_file():
-        raise InputError(f"ground truth {path} does not exist; give --ground-truth a CSV {expected}")
+        raise InputError(f"{what} {path} does not exist; {expected}")
     try:
         with path.open(newline="", encoding="utf-8-sig") as stream:  # -sig: Excel's "CSV UTF-8" starts with a BOM
-            rows = [(row["file"] or "", row["label"] or "") for row in csv.DictReader(stream)]
+            rows = [tuple(row[column] or "" for column in columns) for row in csv.DictReader(stream)]
     except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
         reason = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
-        raise InputError(f"ground truth {path} cannot be read ({reason}); it must be a UTF-8 CSV {expected}") from None
-    unknown = sorted({label for _, label in rows} - {*NON_EMPTY, "empty"})
+        raise InputError(f"{what} {path} cannot be read ({reason}); it must be a UTF-8 CSV: {expected}") from None
+    unknown = sorted({row[-1] for row in rows} - {*NON_EMPTY, "empty"})
     if unknown:
-        raise InputError(f"ground truth {path} has labels {unknown}; use animal, person, vehicle or empty")
+        raise InputError(f"{what} {path} has labels {unknown}; use animal, person, vehicle or empty")
     return rows
 
 

@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 #: With labelled references: a frame every cell of which is below this z is the empty scene, as a person
 #: would mark it (the sweep in BENCHMARKS.md: anything from 1 to 3 gives the same result).
 QUIET_Z = 2.0
-#: What a person may call a frame.
-LABELS = ("empty", "animal", "person", "vehicle")
 
 
 class SiteFilter:

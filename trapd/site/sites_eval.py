@@ -8,7 +8,6 @@ own event, in file-name order, as `trapd replay --event-per-photo` plays it.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from trapd.config.model import TrapdConfig
 from trapd.decide import decide_frame
 from trapd.detect.base import Detector
 from trapd.errors import InputError
+from trapd.evaluate import read_labels
 from trapd.progress import SILENT, Progress
-from trapd.site.filter import LABELS, SiteFilter
+from trapd.site.filter import SiteFilter
 from trapd.site.memory import SiteMemory
 from trapd.site.scenery import summary
 from trapd.site.teach import Labelled, teach
@@ -70,18 +70,8 @@ class SiteResult:
 
 def read_site_labels(path: Path) -> dict[str, dict[str, str]]:
     """``site,file,label`` rows: {site: {file: label}}."""
-    expected = "with the columns site,file,label (label animal, person, vehicle or empty)"
-    if not path.is_file():
-        raise InputError(f"site labels {path} do not exist; trapd eval --sites needs a labels.csv {expected}")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:  # -sig: Excel's "CSV UTF-8" starts with a BOM
-            rows = [(row["site"] or "", row["file"] or "", row["label"] or "") for row in csv.DictReader(stream)]
-    except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
-        reason = f"no {exc} column" if isinstance(exc, KeyError) else str(exc)
-        raise InputError(f"site labels {path} cannot be read ({reason}); it must be a UTF-8 CSV {expected}") from None
-    unknown = sorted({label for _, _, label in rows} - set(LABELS))
-    if unknown:
-        raise InputError(f"site labels {path} have labels {unknown}; use animal, person, vehicle or empty")
+    rows = read_labels(path, ("site", "file", "label"), "site labels", "trapd eval --sites needs a labels.csv with "
+                       "the columns site,file,label (label animal, person, vehicle or empty)")
     sites: dict[str, dict[str, str]] = {}
     for site, file, label in rows:
         sites.setdefault(site, {})[file] = label
