@@ -118,20 +118,18 @@ def group_into_events(folder: Path, gap_s: float, zone: ZoneInfo) -> list[list[P
 def photo_per_event(folder: Path, zone: ZoneInfo, interval_s: float) -> list[list[Photo]]:
     """Each photo its own event, in file-name order (one site's sequence): a photo without a capture time
     comes ``interval_s`` after the one before it, so site memory's time-based guardrails apply."""
+    from trapd.annotate import photos_in
+
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder of photos; give the site's folder")
-    paths = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in JPEG_SUFFIXES),
-                   key=lambda p: p.relative_to(folder).as_posix())
+    paths = [path for path, _ in photos_in([folder])]
     if not paths:
         raise InputError(f"no .jpg/.jpeg photos in {folder} or below it")
     events: list[list[Photo]] = []
     for path in paths:
-        taken = camera_time(path, zone)
-        if taken is None:
-            before = events[-1][0].taken if events else None
-            photo = photo_taken(path, zone) if before is None else Photo(path, before + timedelta(seconds=interval_s))
-        else:
-            photo = Photo(path, taken)
+        photo = photo_taken(path, zone)
+        if not photo.camera_time and events:
+            photo = Photo(path, events[-1][0].taken + timedelta(seconds=interval_s))
         events.append([photo])
     return events
 
