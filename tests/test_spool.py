@@ -11,6 +11,8 @@ import errno
 import json
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,13 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import assert_card_is_sound, make_config, pulse, run_one_event, start_daemon, wait_until
-from tests.doubles import EventSink, GatedDetector, ScriptedDetector
+from tests.doubles import EventSink, GatedDetector, RecordingCamera, ScriptedDetector
 from trapd.config.model import TrapdConfig
 from trapd.event import OpenEvent
 from trapd.frames import Frame, Trigger
 from trapd.hardware.synthetic import SyntheticCamera
 from trapd.stages import spool as spool_stage
-from trapd.stages.messages import STOP, EventClosed, FrameMessage, Link
+from trapd.stages.messages import STOP, EventClosed, FrameMessage, FrameSlots, Link
 from trapd.stages.spool import SpoolStage
 from trapd.status import Status
 from trapd.storage.framefile import FrameEncoder, read_record
@@ -48,8 +50,13 @@ def spool_frames(config: TrapdConfig, count: int) -> tuple[OpenEvent, list[Frame
     captured.put(EventClosed(event))
     captured.put(STOP)
     root = config.storage.root
-    SpoolStage(FrameEncoder(config), root, status, FreeSpace(root, config.storage, status, None),
-               captured=captured, spooled=spooled).run()
+    stage = SpoolStage(FrameEncoder(config), root, status, FreeSpace(root, config.storage, status, None),
+                       captured=captured, spooled=spooled, slots=FrameSlots(64, returned_by=captured))
+    # On a thread of its own, as in the pipeline: the stage lowers its thread's priority, which threads started
+    # later inherit, so run here it would leave the test's own thread, and every later test's stages, niced.
+    thread = threading.Thread(target=stage.run)
+    thread.start()
+    thread.join(30)
     frames = [item for item in (spooled.get_nowait() for _ in range(count)) if isinstance(item, Frame)]
     assert isinstance(spooled.get_nowait(), EventClosed)
     return event, frames, status
@@ -237,3 +244,36 @@ def test_a_wind_storm_event_keeps_each_frames_record_small(tmp_path: Path) -> No
     record = read_record(path)
     assert record is not None and len(record.event_triggers) == TRIGGERS_PER_FRAME
     assert record.event_triggers[0].trigger() == event.triggers[0], "the first trigger: when the event began"
+
+
+def test_max_frames_in_flight_bounds_every_full_frame_between_the_camera_and_the_card(
+        tmp_path: Path, mock_factory: MockFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The setting promises the memory of at most this many full-resolution frames. Counted are the frame
+    # the camera is filling, those waiting for the spool and the one it is writing: with the encoder held,
+    # the camera must not be asked for a third frame. (It was asked for four: two queued, one being written,
+    # one held by capture while it waited to queue it.)
+    entered, release = threading.Event(), threading.Event()
+    encode = FrameEncoder.encode
+
+    def held_encode(self: FrameEncoder, frame: Frame) -> bytes | None:
+        entered.set()
+        release.wait(10)
+        return encode(self, frame)
+
+    monkeypatch.setattr(FrameEncoder, "encode", held_encode)
+    camera = RecordingCamera(SyntheticCamera((160, 120), (80, 60)))
+    sink = EventSink()
+    config = make_config(tmp_path, burst={"frames": 6, "interval_s": 0.0}, pipeline={"max_frames_in_flight": 2})
+    daemon = start_daemon(config, mock_factory, camera=camera, on_event_stored=sink)
+    try:
+        pulse(mock_factory)
+        assert entered.wait(5)
+        time.sleep(0.5)  # time for capture to run ahead, were it allowed to
+        captured_while_held = len(camera.capture_times_ns)
+        release.set()
+        [(record, _)] = sink.wait_for(1)
+    finally:
+        release.set()
+        daemon.stop()
+    assert captured_while_held == 2
+    assert len(record.frames) == 6, "capture waits for the card; it loses nothing"

@@ -26,7 +26,7 @@ from trapd.stages import store as store_stage
 from trapd.stages.burst import Burster
 from trapd.stages.capture import CaptureStage
 from trapd.stages.detect import DetectStage
-from trapd.stages.messages import STOP, EventClosed, EventMessage, FrameMessage, Link, TriggerMessage
+from trapd.stages.messages import STOP, EventClosed, EventMessage, FrameMessage, FrameSlots, Link, TriggerMessage
 from trapd.stages.store import StoreStage
 from trapd.status import Status
 from trapd.storage.space import FreeSpace
@@ -53,7 +53,7 @@ class CaptureRig:
         self._settling = threading.Condition()
         space = FreeSpace(tmp_path, self.config.storage, self.status, None)
         burster = Burster(self.config, fake, threading.Lock(), self.status, self.frames, self.stopping,
-                          illuminator=illuminator)
+                          slots=FrameSlots(1000, returned_by=self.frames), illuminator=illuminator)
         stage = CaptureStage(self.config, fake, self.status, space, burster, triggers=self.triggers,
                              frames=self.frames, stopping=self.stopping, settle=self._settle, status_led=status_led,
                              motion_still_active=motion.is_set if motion is not None else None)

@@ -52,7 +52,16 @@ from trapd.site.filter import site_filter_for
 from trapd.stages.burst import Burster
 from trapd.stages.capture import CaptureStage
 from trapd.stages.detect import DetectStage
-from trapd.stages.messages import MAKE_ROOM, STOP, EventMessage, FrameMessage, Heartbeat, Link, TriggerMessage
+from trapd.stages.messages import (
+    MAKE_ROOM,
+    STOP,
+    EventMessage,
+    FrameMessage,
+    FrameSlots,
+    Heartbeat,
+    Link,
+    TriggerMessage,
+)
 from trapd.stages.spool import SpoolStage
 from trapd.stages.store import EventStoredHook, StoreStage
 from trapd.status import Status
@@ -91,6 +100,7 @@ class Pipeline:
         self._warm = config.camera.mode == "warm"
         self._triggers: Link[TriggerMessage] = Link(TRIGGER_QUEUE_SIZE, "triggers")
         self._captured: Link[FrameMessage] = Link(config.pipeline.max_frames_in_flight, "captured frames")
+        self._frame_slots = FrameSlots(config.pipeline.max_frames_in_flight, returned_by=self._captured)
         self._spooled: Link[FrameMessage] = Link(config.pipeline.max_frames_awaiting_detection, "spooled frames")
         self._events: Link[EventMessage] = Link(config.pipeline.max_events_in_flight, "events")
         self._stopping = threading.Event()
@@ -111,7 +121,7 @@ class Pipeline:
         self.space = FreeSpace(writer.root, config.storage, status, writer.catalog, request_room=self._request_room,
                                burst_frames=config.burst.frames, frame_bytes_guess=frame_bytes_guess(config),
                                on_full=on_full)
-        burster = Burster(config, camera, camera_lock, status, self._captured, self._stopping,
+        burster = Burster(config, camera, camera_lock, status, self._captured, self._stopping, slots=self._frame_slots,
                           illuminator=illuminator, pretrigger=self._pretrigger, schedule=schedule)
         capture = CaptureStage(config, camera, status, self.space, burster, triggers=self._triggers,
                                frames=self._captured, stopping=self._stopping, settle=self._settle,
@@ -126,7 +136,7 @@ class Pipeline:
             ("trapd-capture", capture.run, self._captured),
             ("trapd-spool",
              SpoolStage(FrameEncoder(config), writer.root, status, self.space, captured=self._captured,
-                        spooled=self._spooled).run,
+                        spooled=self._spooled, slots=self._frame_slots).run,
              self._spooled),
             ("trapd-detect",
              DetectStage(detector, config.decision, status, frames=self._spooled, events=self._events,

@@ -25,7 +25,7 @@ from trapd.hardware.camera import Camera
 from trapd.hardware.outputs import Illuminator
 from trapd.hardware.pretrigger import PretriggerBuffer
 from trapd.schedule import Schedule
-from trapd.stages.messages import FrameMessage, Link
+from trapd.stages.messages import FrameMessage, FrameSlots, Link
 from trapd.status import Status
 from trapd.timebase import iso_utc
 
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 class Burster:
     def __init__(self, config: TrapdConfig, camera: Camera, camera_lock: threading.Lock, status: Status,
-                 frames: Link[FrameMessage], stopping: threading.Event, *, illuminator: Illuminator | None = None,
+                 frames: Link[FrameMessage], stopping: threading.Event, *, slots: FrameSlots,
+                 illuminator: Illuminator | None = None,
                  pretrigger: PretriggerBuffer | None = None, schedule: Schedule | None = None) -> None:
         self._burst = config.burst
         self._max_frames = config.event.max_frames
@@ -42,6 +43,7 @@ class Burster:
         self._camera_lock = camera_lock
         self._status = status
         self._frames = frames
+        self._slots = slots
         self._stopping = stopping
         self._illuminator = illuminator
         self._pretrigger = pretrigger
@@ -56,9 +58,7 @@ class Burster:
         """Capture one burst (plus any pre-trigger frames); returns the event's next frame index."""
         event_id = event.event_id
         if self._pretrigger is not None:
-            for held in self._pretrigger.pause_and_drain():
-                pretrigger = held.exposure_start_ns < trigger.at.monotonic_ns
-                index = self._hand_on(held, event, trigger, burst, index, pretrigger=pretrigger)
+            index = self._hand_on_held(self._pretrigger, event, trigger, burst, index)
         illuminator = self._illuminator
         lit = illuminator is not None and self._needs_light(event_id, illuminator)
         if illuminator is not None and lit:
@@ -72,20 +72,36 @@ class Burster:
                 due = started + shot * self._burst.interval_s
                 if shot and self._stopping.wait(max(0.0, due - time.monotonic())):
                     break  # stopping: keep what was captured, take no more
-                try:
-                    with self._camera_lock:
-                        captured = self._camera.capture()
-                except DeviceError as exc:
-                    self._camera_failed(event_id, index, exc)
-                    continue
-                self._status.note_capture(ok=True)
-                index = self._hand_on(captured, event, trigger, burst, index, pretrigger=False)
+                index = self._shoot(event, trigger, burst, index)
         finally:
             if illuminator is not None and lit:
                 illuminator.off()
             if self._pretrigger is not None:
                 self._pretrigger.resume()
         return index
+
+    def _hand_on_held(self, pretrigger: PretriggerBuffer, event: OpenEvent, trigger: Trigger, burst: int,
+                      index: int) -> int:
+        """The warm camera's held frames, those from before the edge flagged so; the event's next frame index."""
+        for held in pretrigger.pause_and_drain():
+            self._take_slot()
+            before_the_edge = held.exposure_start_ns < trigger.at.monotonic_ns
+            index = self._hand_on(held, event, trigger, burst, index, pretrigger=before_the_edge)
+        return index
+
+    def _shoot(self, event: OpenEvent, trigger: Trigger, burst: int, index: int) -> int:
+        """One frame from the camera, handed on; the event's next frame index. A frame of its own function:
+        its pixels are not held here while the next shot waits."""
+        self._take_slot()
+        try:
+            with self._camera_lock:
+                captured = self._camera.capture()
+        except DeviceError as exc:
+            self._slots.give_back()
+            self._camera_failed(event.event_id, index, exc)
+            return index
+        self._status.note_capture(ok=True)
+        return self._hand_on(captured, event, trigger, burst, index, pretrigger=False)
 
     def _hand_on(self, captured: CameraFrame, event: OpenEvent, trigger: Trigger, burst: int, index: int, *,
                  pretrigger: bool) -> int:
@@ -104,23 +120,23 @@ class Burster:
             handed_ns=time.monotonic_ns(),
             event_triggers=recorded_triggers(event),
         )
-        self._note_backpressure()
         self._frames.put(frame)
         # What tools/power_cut.py counts as captured, from the daemon's own word.
         log.debug("captured: event %s frame %d at %s", event_id, index, iso_utc(frame.captured.utc))
         return index + 1
 
-    def _note_backpressure(self) -> None:
-        """Say once when capture starts waiting for storage, and once when it stops: not per frame."""
-        waiting = self._frames.qsize()
-        if not self._backpressure and waiting >= self._frames.maxsize:
+    def _take_slot(self) -> None:
+        """A slot for the next full-resolution frame (see FrameSlots). Said once when capture starts waiting
+        for the card, and once when it stops: not per frame."""
+        waited = self._slots.take()
+        if waited and not self._backpressure:
             self._backpressure = True
             self._status.warn("capture waited for storage (pipeline.max_frames_in_flight reached)")
             log.warning("capture is waiting: %d frames in flight (pipeline.max_frames_in_flight); "
-                        "storage is not keeping up", waiting)
-        elif self._backpressure and waiting < self._frames.maxsize // 2:
+                        "storage is not keeping up", self._slots.limit)
+        elif not waited and self._backpressure and self._slots.taken <= self._slots.limit // 2:
             self._backpressure = False
-            log.info("storage caught up: %d frames in flight", waiting)
+            log.info("storage caught up: %d frames in flight", self._slots.taken)
 
     def _needs_light(self, event_id: str, illuminator: Illuminator) -> bool:
         if self._lit_for is None or self._lit_for[0] != event_id:

@@ -104,6 +104,45 @@ class Link(Generic[Item]):
         return True
 
 
+class FrameSlots:
+    """``pipeline.max_frames_in_flight`` as a count that holds: a full-resolution frame takes a slot before
+    the camera fills it, and gives it back once the spool stage has written it and let its pixels go.
+
+    A bounded link alone would not bound them: beside the frames it holds there is the one the spool is
+    writing and the one capture holds while it waits to queue it. Taking stops waiting once the thread
+    that gives slots back has died: capture then goes on (the link says what it drops).
+    """
+
+    def __init__(self, limit: int, returned_by: Link[Any]) -> None:
+        self.limit = limit
+        self._returned_by = returned_by
+        self._taken = 0
+        self._changed = threading.Condition()
+
+    @property
+    def taken(self) -> int:
+        with self._changed:
+            return self._taken
+
+    def take(self) -> bool:
+        """Wait for a free slot and take it; True if it had to wait (the card is not keeping up)."""
+        with self._changed:
+            waited = False
+            while self._taken >= self.limit:
+                waited = True
+                if not self._changed.wait(BACKPRESSURE_CHECK_S):
+                    reader = self._returned_by.reader
+                    if reader is not None and not reader.is_alive():
+                        return waited
+            self._taken += 1
+            return waited
+
+    def give_back(self) -> None:
+        with self._changed:
+            self._taken = max(0, self._taken - 1)
+            self._changed.notify()
+
+
 def serve(inbox: Link[Any], work: Callable[[Any], None], downstream: Link[Any] | None) -> None:
     """The loop of a stage: block on the inbox, hand each piece of work to ``work``, pass heartbeats
     on (the last stage, with no ``downstream``, is where they arrive), and end at :data:`STOP`."""
@@ -118,3 +157,5 @@ def serve(inbox: Link[Any], work: Callable[[Any], None], downstream: Link[Any] |
                 downstream.put(item)
             continue
         work(item)
+        # Not held while the stage waits for the next: a frame's pixels go as soon as its work is done.
+        del item

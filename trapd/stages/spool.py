@@ -20,7 +20,7 @@ from pathlib import Path
 
 from trapd.files import make_dirs_durable, write_atomic
 from trapd.frames import Frame
-from trapd.stages.messages import EventClosed, FrameMessage, Link, serve
+from trapd.stages.messages import EventClosed, FrameMessage, FrameSlots, Link, serve
 from trapd.status import Status
 from trapd.storage.framefile import FrameEncoder
 from trapd.storage.layout import frame_file_name, spool_dir
@@ -32,13 +32,14 @@ log = logging.getLogger(__name__)
 
 class SpoolStage:
     def __init__(self, encoder: FrameEncoder, root: Path, status: Status, space: FreeSpace, *,
-                 captured: Link[FrameMessage], spooled: Link[FrameMessage]) -> None:
+                 captured: Link[FrameMessage], spooled: Link[FrameMessage], slots: FrameSlots) -> None:
         self._encoder = encoder
         self._spool = spool_dir(root)
         self._status = status
         self._space = space
         self._captured = captured
         self._spooled = spooled
+        self._slots = slots
         self._failing = False
 
     def run(self) -> None:
@@ -48,7 +49,11 @@ class SpoolStage:
         serve(self._captured, self._work, self._spooled)
 
     def _work(self, item: Frame | EventClosed) -> None:
-        self._spooled.put(item if isinstance(item, EventClosed) else self._written(item))
+        if isinstance(item, EventClosed):
+            self._spooled.put(item)
+            return
+        self._spooled.put(self._written(item))
+        self._slots.give_back()  # its pixels go when this returns: serve() holds nothing while it waits
 
     def _written(self, frame: Frame) -> Frame:
         """The frame with its JPEG on disk and its full-resolution pixels let go; as it came if it cannot be."""
