@@ -26,7 +26,7 @@ from trapd.cli.storage_commands import cmd_export, cmd_fix_time, cmd_fsck, cmd_r
 from trapd.config.model import DEFAULT_CONFIG_PATH
 from trapd.errors import EX_OK, EX_USAGE, TrapdError
 from trapd.log import setup_logging
-from trapd.memory import return_large_blocks
+from trapd.memory import compact_malloc
 from trapd.power.boards import BOARD_NAMES
 
 
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pillow warns on stderr about EXIF it cannot read ("Corrupt EXIF data"); trapd flags those photos
     # (metadata_unreadable) and says so in its own words, so the raw warning is only noise.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-    return_large_blocks()
+    compact_malloc()
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
