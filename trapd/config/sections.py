@@ -257,10 +257,11 @@ class StorageConfig(Section):
 
 class PipelineConfig(Section):
     max_frames_in_flight: int = Field(
-        2, ge=1, le=1024,
+        4, ge=1, le=1024,
         description="Full-resolution frames in memory at once, from the one the camera is filling to the one being "
                     "written to the card. Each holds width x height x 3 bytes (9.2 MB at 2028x1520), so this bounds "
-                    "memory; capture waits when it is reached.",
+                    "memory; capture waits when it is reached. Keep it above burst.frames: then a trigger that comes "
+                    "right after a burst never waits for the card.",
     )
     max_frames_awaiting_detection: int = Field(
         64, ge=4, le=1024,
