@@ -123,6 +123,17 @@ def test_exposure_settles_before_the_burst_and_unsettled_frames_say_so(key: str)
     assert time.monotonic() - started_at < 1.0, "bounded by the timeout"
 
 
+def test_a_settle_timeout_of_0_does_not_wait_for_a_frame() -> None:
+    # camera.settle_timeout_s: 0 "does not wait": not even the frame it would take to read the exposure state.
+    # Each frame still says in its own metadata whether it was settled.
+    camera, device = started()
+    device.relight()
+    asked = len(device.capture_calls)
+    assert camera.settle(0.0) is True
+    assert len(device.capture_calls) == asked
+    assert camera.capture().exposure_settled is False
+
+
 def test_a_platform_that_reports_no_exposure_state_is_not_waited_for() -> None:
     Picamera2.ae_key = None
     camera, _ = started()

@@ -157,6 +157,8 @@ class Picamera2Camera:
         it has, or when the platform does not say; False when it is still searching at the deadline."""
         if not self._started:
             return False
+        if timeout_s <= 0:
+            return True  # told not to wait, not even for one frame: each frame's metadata still says if it settled
         deadline = time.monotonic() + timeout_s
         while True:
             settled = exposure_settled(self._fresh(lambda r: r.get_metadata()))
