@@ -343,3 +343,19 @@ def test_capture_light_is_judged_once_per_event_and_the_burst_waits_for_exposure
     assert camera.calls.count("settle") == 2, "after the IR goes on, each burst waits for the exposure"
     assert camera.calls.index("lux") < camera.calls.index("settle")
     illuminator.close()
+
+
+def test_a_cold_dark_event_waits_for_the_exposure_once_after_the_ir_not_also_after_the_start(
+        tmp_path: Path, rigs: list[CaptureRig]) -> None:
+    # Settling after the start, in the dark, was wasted: the exposure it waited for is undone when the IR goes on.
+    camera = CountingLux()
+    factory = MockFactory()
+    illuminator = Illuminator(make_config(tmp_path, illuminator={"pin": 22}).illuminator, pin_factory=factory)
+    rigs.append(rig := CaptureRig(tmp_path, camera, illuminator=illuminator,
+                                  camera={"type": "synthetic", "mode": "cold"}, burst={"frames": 2, "interval_s": 0.0}))
+    rig.fire()
+    rig.next_event()
+    assert [call for call in camera.calls if call in ("start", "lux", "settle", "stop")] == [
+        "start", "lux", "settle", "stop"]
+    illuminator.close()
+

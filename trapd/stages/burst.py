@@ -54,8 +54,12 @@ class Burster:
         #: The event the light was last judged for, and whether it needed the IR.
         self._lit_for: tuple[str, bool] | None = None
 
-    def take(self, event: OpenEvent, trigger: Trigger, burst: int, index: int) -> int:
-        """Capture one burst (plus any pre-trigger frames); returns the event's next frame index."""
+    def take(self, event: OpenEvent, trigger: Trigger, burst: int, index: int, *,
+             camera_just_started: bool = False) -> int:
+        """Capture one burst (plus any pre-trigger frames); returns the event's next frame index.
+
+        The burst waits for the exposure to settle after the IR goes on, or after a cold start: once, after
+        both, as an exposure settled in the dark is undone by the IR."""
         event_id = event.event_id
         if self._pretrigger is not None:
             index = self._hand_on_held(self._pretrigger, event, trigger, burst, index)
@@ -63,7 +67,8 @@ class Burster:
         lit = illuminator is not None and self._needs_light(event_id, illuminator)
         if illuminator is not None and lit:
             illuminator.on()
-            self._settle(event_id)
+        if lit or camera_just_started:
+            self._settle(event_id, "the IR went on" if lit else "the camera started")
         try:
             started = time.monotonic()
             for shot in range(self._burst.frames):
@@ -143,16 +148,16 @@ class Burster:
             self._lit_for = (event_id, illuminator.needed(self._read_scene_lux, self._sun_down))
         return self._lit_for[1]
 
-    def _settle(self, event_id: str) -> None:
+    def _settle(self, event_id: str, after: str) -> None:
         try:
             with self._camera_lock:
                 settled = self._camera.settle(self._settle_timeout_s)
         except DeviceError as exc:
-            log.warning("event %s: exposure not read after the IR went on: %s", event_id, exc)
+            log.warning("event %s: exposure not read after %s: %s", event_id, after, exc)
             return
         if not settled:
-            log.info("event %s: exposure had not settled within camera.settle_timeout_s after the IR went on",
-                     event_id)
+            log.info("event %s: exposure had not settled within camera.settle_timeout_s after %s; the first frames "
+                     "are flagged exposure_unsettled", event_id, after)
 
     def _camera_failed(self, event_id: str, index: int, exc: DeviceError) -> None:
         self._status.count("camera_errors")

@@ -46,7 +46,6 @@ class CaptureStage:
         """``settle(n)``: tells the pipeline that n accepted triggers' events have closed (or never will)."""
         self._event_config = config.event
         self._warm = config.camera.mode == "warm"
-        self._settle_timeout_s = config.camera.settle_timeout_s
         self._camera = camera
         self._status = status
         self._space = space
@@ -120,7 +119,8 @@ class CaptureStage:
         frames_in_event = 0
         trigger = first
         for burst in itertools.count():
-            frames_in_event = self._burster.take(event, trigger, burst, frames_in_event)
+            frames_in_event = self._burster.take(event, trigger, burst, frames_in_event,
+                                                 camera_just_started=burst == 0 and not self._warm)
             if burst == 0:
                 # Only now: the status file, its disk check and sd_notify must not delay the first frame.
                 self._status.set_state("capturing")
@@ -196,10 +196,8 @@ class CaptureStage:
 
     def _start_cold_camera(self, event_id: str) -> None:
         try:
+            # Not settled here: the first burst waits for the exposure once it knows whether the IR goes on.
             self._camera.start()
-            if not self._camera.settle(self._settle_timeout_s):
-                log.info("event %s: exposure had not settled within camera.settle_timeout_s; the first frames are "
-                         "flagged exposure_unsettled", event_id)
         except DeviceError as exc:
             # The burst's captures will fail and be counted too; the event (its triggers) is still recorded.
             self._status.count("camera_errors")
