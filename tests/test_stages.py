@@ -17,6 +17,7 @@ from gpiozero.pins.mock import MockFactory
 from tests.conftest import make_config
 from tests.doubles import FailingDetector, RecordingCamera, ScriptedDetector, set_at
 from trapd.detect.base import Detection
+from trapd.errors import DeviceError
 from trapd.event import DecidedEvent, OpenEvent
 from trapd.frames import Frame, Trigger
 from trapd.hardware.outputs import Illuminator, StatusLed
@@ -358,4 +359,19 @@ def test_a_cold_dark_event_waits_for_the_exposure_once_after_the_ir_not_also_aft
     assert [call for call in camera.calls if call in ("start", "lux", "settle", "stop")] == [
         "start", "lux", "settle", "stop"]
     illuminator.close()
+
+
+class WontStart(RecordingCamera):
+    def start(self) -> None:
+        super().start()
+        raise DeviceError("injected: camera did not start")
+
+
+def test_a_camera_that_did_not_start_is_not_waited_for(tmp_path: Path, rigs: list[CaptureRig]) -> None:
+    camera = WontStart(synthetic())
+    rigs.append(rig := CaptureRig(tmp_path, camera, camera={"type": "synthetic", "mode": "cold"}))
+    rig.fire()
+    rig.next_event()
+    assert "settle" not in camera.calls, "no exposure to wait for: the failed start is counted and logged"
+    assert rig.status.counts()["camera_errors"] >= 1
 

@@ -105,6 +105,9 @@ class Burster:
             self._slots.give_back()
             self._camera_failed(event.event_id, index, exc)
             return index
+        except BaseException:
+            self._slots.give_back()  # a bug: the stage ends, and the spool still drains what it holds
+            raise
         self._status.note_capture(ok=True)
         return self._hand_on(captured, event, trigger, burst, index, pretrigger=False)
 

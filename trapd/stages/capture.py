@@ -95,9 +95,8 @@ class CaptureStage:
         if self._status_led is not None:
             self._status_led.show_capturing(True)
         try:
-            if not self._warm:
-                self._start_cold_camera(event.event_id)
-            accepted += self._bursts(event, first)
+            started_now = not self._warm and self._start_cold_camera(event.event_id)
+            accepted += self._bursts(event, first, started_now)
         finally:
             if not self._warm:
                 with contextlib.suppress(DeviceError):
@@ -113,14 +112,14 @@ class CaptureStage:
             return Trigger(Instant.now(), "pir-still-high")
         return None
 
-    def _bursts(self, event: OpenEvent, first: Trigger) -> int:
+    def _bursts(self, event: OpenEvent, first: Trigger, camera_started_now: bool) -> int:
         """Burst after burst until the event ends (its reason is set on ``event``); returns the triggers accepted."""
         accepted = 0
         frames_in_event = 0
         trigger = first
         for burst in itertools.count():
             frames_in_event = self._burster.take(event, trigger, burst, frames_in_event,
-                                                 camera_just_started=burst == 0 and not self._warm)
+                                                 camera_just_started=burst == 0 and camera_started_now)
             if burst == 0:
                 # Only now: the status file, its disk check and sd_notify must not delay the first frame.
                 self._status.set_state("capturing")
@@ -194,11 +193,14 @@ class CaptureStage:
     def _motion_held(self) -> bool:
         return self._motion_still_active is not None and self._motion_still_active()
 
-    def _start_cold_camera(self, event_id: str) -> None:
+    def _start_cold_camera(self, event_id: str) -> bool:
+        """True if the camera started. Not settled here: the first burst waits for the exposure once it knows
+        whether the IR goes on."""
         try:
-            # Not settled here: the first burst waits for the exposure once it knows whether the IR goes on.
             self._camera.start()
         except DeviceError as exc:
             # The burst's captures will fail and be counted too; the event (its triggers) is still recorded.
             self._status.count("camera_errors")
             log.warning("event %s: camera did not start: %s", event_id, exc)
+            return False
+        return True
