@@ -13,8 +13,6 @@ minutes costs kilobytes a frame here. It also owns the site memory: each closed 
 
 from __future__ import annotations
 
-import logging
-
 from trapd.config.sections import DecisionConfig
 from trapd.detect.base import DetectionResult, Detector, run_detector
 from trapd.event import close_event
@@ -24,8 +22,6 @@ from trapd.site.filter import SiteFilter
 from trapd.site.look import SiteLook
 from trapd.stages.messages import EventClosed, EventMessage, FrameMessage, Link, serve
 from trapd.status import Status
-
-log = logging.getLogger(__name__)
 
 
 class DetectStage:
