@@ -155,16 +155,19 @@ def wait_for(call: Any, timeout_s: float) -> Any:
             time.sleep(0.2)
 
 
-def drained(request: Any, socket_path: Path) -> dict[str, Any]:
-    """Status once every captured frame is stored (kept or discarded), or after 5 minutes of trying."""
-    deadline = time.monotonic() + 300
+def drained(request: Any, socket_path: Path, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Status once every captured frame is stored (kept or discarded). A trap still busy after ``timeout_s`` is
+    an error, not a figure: its RSS "after", or its CPU per event, would be measured mid-work."""
+    deadline = time.monotonic() + timeout_s
     while True:
         status: dict[str, Any] = request(socket_path, "status")
         stored = status.get("frames_kept", 0) + status.get("frames_discarded", 0)
-        drained = status.get("state") == "armed" and stored >= status.get("frames_captured", 0)
-        if drained or time.monotonic() > deadline:
+        if status.get("state") == "armed" and stored >= status.get("frames_captured", 0):
             return status
-        time.sleep(1.0)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"trapd had not stored every captured frame after {timeout_s:g} s "
+                               f"(state {status.get('state')}, {stored} of {status.get('frames_captured')} stored)")
+        time.sleep(min(1.0, timeout_s))
 
 
 def main() -> int:
