@@ -268,6 +268,7 @@ def test_max_frames_in_flight_bounds_every_full_frame_between_the_camera_and_the
     try:
         pulse(mock_factory)
         assert entered.wait(5)
+        wait_until(lambda: len(camera.capture_times_ns) >= 2, what="the second frame, which has a slot")
         time.sleep(0.5)  # time for capture to run ahead, were it allowed to
         captured_while_held = len(camera.capture_times_ns)
         release.set()
