@@ -10,7 +10,7 @@ stops the adjusting) keeps every frame-sized block in mmap, returned whole on fr
 glibc also gives each thread that allocates its own arena, and what one thread frees there is free
 only to the threads that share it: the smaller blocks of an event (encoded JPEGs, thumbnails,
 detector outputs) left 2-4 MB of free heap in each stage's arena, and a 10-minute wind storm ended
-26 MB above the armed baseline. One arena for all (``M_ARENA_MAX`` 1): 12 MB after 3 minutes,
+26 MB above the armed baseline. One arena for all (``M_ARENA_MAX`` 1): 13.7 MB after 3 minutes,
 against 21.5 with one per thread, and a 6 MB lower peak. The stages allocate little under the lock:
 frames are mmapped, and small Python objects come from Python's own allocator.
 
