@@ -43,7 +43,9 @@ def spool_frames(config: TrapdConfig, count: int) -> tuple[OpenEvent, list[Frame
     status = Status()
     captured: Link[FrameMessage] = Link(64, "captured")
     spooled: Link[FrameMessage] = Link(64, "spooled")
+    slots = FrameSlots(64, returned_by=captured)
     for index in range(count):
+        slots.take()  # each frame holds a slot from the camera to the card, as the burst takes it
         frame = camera.capture()
         captured.put(Frame(event.event_id, index, 0, trigger, trigger.at.at_monotonic(frame.exposure_start_ns), frame,
                            event_triggers=(trigger,)))
@@ -51,7 +53,7 @@ def spool_frames(config: TrapdConfig, count: int) -> tuple[OpenEvent, list[Frame
     captured.put(STOP)
     root = config.storage.root
     stage = SpoolStage(FrameEncoder(config), root, status, FreeSpace(root, config.storage, status, None),
-                       captured=captured, spooled=spooled, slots=FrameSlots(64, returned_by=captured))
+                       captured=captured, spooled=spooled, slots=slots)
     # On a thread of its own, as in the pipeline: the stage lowers its thread's priority, which threads started
     # later inherit, so run here it would leave the test's own thread, and every later test's stages, niced.
     thread = threading.Thread(target=stage.run)
@@ -278,3 +280,12 @@ def test_max_frames_in_flight_bounds_every_full_frame_between_the_camera_and_the
         daemon.stop()
     assert captured_while_held == 2
     assert len(record.frames) == 6, "capture waits for the card; it loses nothing"
+
+
+def test_a_frame_slot_given_back_twice_is_a_bug_said_not_a_bound_widened() -> None:
+    slots = FrameSlots(2, returned_by=Link(2, "captured"))
+    slots.take()
+    slots.give_back()
+    with pytest.raises(RuntimeError, match="never taken"):
+        slots.give_back()
+    assert slots.taken == 0

@@ -139,7 +139,9 @@ class FrameSlots:
 
     def give_back(self) -> None:
         with self._changed:
-            self._taken = max(0, self._taken - 1)
+            if self._taken == 0:  # a bug; clamped, it would let one frame more than the bound in, unsaid
+                raise RuntimeError("a frame slot was given back that was never taken")
+            self._taken -= 1
             self._changed.notify()
 
 
